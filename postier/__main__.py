@@ -1,0 +1,3 @@
+from postier.cli import main
+
+raise SystemExit(main())
