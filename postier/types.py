@@ -229,8 +229,8 @@ class MessageRecord:
     size: int
     blob_id: BlobId
     header_prefix: bytes  # per-recipient trace fields (Return-Path, Received) before the blob
-    summary: dict[str, object] = field(compare=False, repr=False)  # mime.summary as JSON data
-    preview: str = ""
+    structure_json: str = field(default="{}", compare=False, repr=False)  # mime tree, offsets
+    summary_json: str = field(default="{}", compare=False, repr=False)  # envelope, search fields
 
 
 @dataclass(frozen=True, slots=True)
