@@ -1,0 +1,177 @@
+"""Composition root: builds the store, authentication, TLS and listeners from a Config.
+
+How this works: ``PostierServer.start`` opens the store (off the event loop), loads TLS, builds one
+``Authenticator`` shared by every protocol, and binds a listener for each configured name whose
+protocol is available. ``run`` installs signal handlers (SIGTERM/SIGINT stop cleanly, SIGHUP
+reloads the certificate), prints the settings users type into their mail clients, and waits.
+This is the only module besides ``cli`` that names a concrete store backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from collections.abc import Callable
+
+from postier.auth import Authenticator, MemoryThrottle, ThrottleLimits
+from postier.config import Config
+from postier.errors import ConfigError
+from postier.net.listener import Bound, Listeners, ListenerSpec, TlsMode
+from postier.net.tls import TlsManager
+from postier.services import ConnectionHandler, Services
+from postier.store.interface import Store
+
+__all__ = ["PostierServer", "open_store"]
+
+log = logging.getLogger("postier")
+
+
+# Listener name → (TLS mode, factory of the connection handler). Filled by ``_protocols``.
+SessionFactory = Callable[[Services], ConnectionHandler]
+
+
+def _protocols() -> dict[str, tuple[TlsMode, SessionFactory]]:
+    return {}
+
+_LABELS = {"smtp": "SMTP (incoming, MX)", "submission": "SMTP (sending)",
+           "submissions": "SMTP (sending)", "imap": "IMAP", "imaps": "IMAP", "pop3": "POP3",
+           "pop3s": "POP3", "http": "Webmail", "https": "Webmail"}
+_SECURITY = {TlsMode.IMPLICIT: "SSL/TLS", TlsMode.STARTTLS: "STARTTLS", TlsMode.NONE: "none"}
+
+
+def open_store(config: Config) -> Store:
+    """Open the configured backend (blocking)."""
+    if config.store.backend == "sqlite":
+        from postier.store.sqlite.store import SqliteStore
+
+        return SqliteStore.open(config.data_dir)
+    raise ConfigError(f"[store] backend {config.store.backend!r} is not available in this version;"
+                      " use \"sqlite\"")
+
+
+class PostierServer:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store: Store | None = None
+        self.tls: TlsManager | None = None
+        self.listeners: Listeners | None = None
+        self.context: Services | None = None
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        config = self.config
+        if config.tls.cert is not None and config.tls.key is not None:
+            self.tls = TlsManager(config.tls.cert, config.tls.key)
+        self.store = await asyncio.to_thread(open_store, config)
+        limits = ThrottleLimits(free_failures=config.auth.free_failures,
+                                base_delay=config.auth.delay_base,
+                                max_delay=config.auth.delay_max,
+                                window=config.auth.failure_window)
+        authenticator = Authenticator(self.store, MemoryThrottle(limits))
+        context = self.context = Services(config, self.store, authenticator, self.tls)
+        specs: list[ListenerSpec] = []
+        protocols = _protocols()
+        for name in PROTOCOL_ORDER:
+            addresses = config.listen.addresses(name)
+            if not addresses:
+                continue
+            if name not in protocols:
+                log.warning("%s: this protocol is not available in this version; not listening",
+                            name)
+                continue
+            mode, factory = protocols[name]
+            if mode is not TlsMode.NONE and self.tls is None:
+                if mode is TlsMode.IMPLICIT:
+                    raise ConfigError(f"[listen] {name} needs [tls] cert and key")
+                mode = TlsMode.NONE
+            handler = factory(context)
+            specs.append(ListenerSpec(name, addresses, mode, handler))
+        self.listeners = Listeners(self.tls.context if self.tls else None,
+                                   max_connections=config.limits.max_connections,
+                                   max_per_ip=config.limits.max_connections_per_ip)
+        try:
+            await self.listeners.start(specs)
+        except BaseException:
+            await self.listeners.stop(grace=0)
+            await self.store.close()
+            raise
+        for bound in self.listeners.bound:
+            log.info("%s listening on %s port %d (%s)", bound.name, bound.host or "*", bound.port,
+                     _SECURITY[bound.tls])
+        self._write_runtime_file(self.listeners.bound)
+
+    def _write_runtime_file(self, bound: list[Bound]) -> None:
+        """``data_dir/run/listeners.json``: what listens where, for scripts and tests."""
+        run = self.config.data_dir / "run"
+        run.mkdir(parents=True, exist_ok=True)
+        data = {"pid": os.getpid(),
+                "listeners": [{"name": b.name, "host": b.host, "port": b.port,
+                               "tls": b.tls.value} for b in bound]}
+        tmp = run / "listeners.json.tmp"
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(run / "listeners.json")
+
+    def port(self, name: str) -> int:
+        assert self.listeners is not None
+        return self.listeners.port_of(name)
+
+    def client_settings(self) -> str:
+        """The table users look for when they set up IMAP, POP3 and SMTP in a mail client."""
+        assert self.listeners is not None
+        host = self.config.server.hostname
+        rows = [("Protocol", "Server", "Port", "Security")]
+        seen: set[tuple[str, int]] = set()
+        for bound in self.listeners.bound:
+            if (bound.name, bound.port) in seen:
+                continue
+            seen.add((bound.name, bound.port))
+            rows.append((_LABELS[bound.name], host, str(bound.port), _SECURITY[bound.tls]))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+                 for row in rows]
+        return ("Mail client settings (user name: the full email address):\n  "
+                + "\n  ".join(lines))
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def stop(self) -> None:
+        if self.listeners is not None:
+            await self.listeners.stop()
+        if self.store is not None:
+            await self.store.close()
+        runtime = self.config.data_dir / "run" / "listeners.json"
+        runtime.unlink(missing_ok=True)
+
+    def reload_tls(self) -> None:
+        if self.tls is None:
+            return
+        try:
+            self.tls.reload()
+            log.info("TLS certificate reloaded from %s", self.tls.cert)
+        except ConfigError as exc:
+            log.error("TLS reload failed, keeping the old certificate: %s", exc)
+
+    async def run(self, announce: Callable[[str], None] | None = None) -> None:
+        await self.start()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_tls)
+        if announce is not None:
+            announce(self.client_settings())
+        try:
+            await self._stopping.wait()
+            log.info("stopping")
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+
+PROTOCOL_ORDER = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http",
+                  "https")
+

@@ -1,0 +1,24 @@
+"""What every protocol session gets from the composition root (``server.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from postier.auth import Authenticator
+from postier.config import Config
+from postier.net.connection import Connection
+from postier.net.tls import TlsManager
+from postier.store.interface import Store
+
+__all__ = ["ConnectionHandler", "Services"]
+
+ConnectionHandler = Callable[[Connection], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    config: Config
+    store: Store
+    authenticator: Authenticator
+    tls: TlsManager | None

@@ -1,0 +1,208 @@
+"""Committed changes and their fan-out to the sessions that watch an account.
+
+How this works: a backend commits a mutation, then calls ``ChangeHub.publish(changes)`` from the
+event loop thread, in commit order. Each IMAP session, IDLE waiter or webmail tab holds a
+``Subscription`` for one account: a bounded deque plus an ``asyncio.Event``. Publishing is O(number
+of subscribers of that account) and never blocks; a subscriber that stops draining overflows and is
+told so (``overflowed``), at which point it must resynchronise from the store or disconnect — memory
+never grows without bound.
+
+Changes are plain data with ``to_json``/``from_json`` so a PostgreSQL backend can carry them
+between nodes with LISTEN/NOTIFY and republish them on each node's hub (``publish`` is the only
+entry point, local or remote).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from postier.types import AccountId, Flag, MailboxId, ModSeq, Uid
+
+__all__ = [
+    "Change",
+    "ChangeHub",
+    "FlagsChanged",
+    "MailboxCreated",
+    "MailboxDeleted",
+    "MailboxRenamed",
+    "MessageAdded",
+    "MessagesExpunged",
+    "Subscription",
+    "SubscriptionChanged",
+    "change_from_json",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageAdded:
+    account: AccountId
+    mailbox: MailboxId
+    uid: Uid
+    modseq: ModSeq
+    flags: frozenset[Flag]
+
+
+@dataclass(frozen=True, slots=True)
+class FlagsChanged:
+    account: AccountId
+    mailbox: MailboxId
+    uid: Uid
+    modseq: ModSeq
+    flags: frozenset[Flag]
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesExpunged:
+    account: AccountId
+    mailbox: MailboxId
+    uids: tuple[Uid, ...]
+    modseq: ModSeq
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxCreated:
+    account: AccountId
+    mailbox: MailboxId
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxDeleted:
+    account: AccountId
+    mailbox: MailboxId
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxRenamed:
+    account: AccountId
+    mailbox: MailboxId
+    old_name: str
+    new_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChanged:
+    account: AccountId
+    name: str
+    subscribed: bool
+
+
+Change = (MessageAdded | FlagsChanged | MessagesExpunged | MailboxCreated | MailboxDeleted
+          | MailboxRenamed | SubscriptionChanged)
+
+_KINDS: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (MessageAdded, FlagsChanged, MessagesExpunged, MailboxCreated, MailboxDeleted,
+                MailboxRenamed, SubscriptionChanged)
+}
+
+
+def change_to_json(change: Change) -> dict[str, Any]:
+    data: dict[str, Any] = {"kind": type(change).__name__}
+    for name in change.__slots__:
+        value = getattr(change, name)
+        data[name] = sorted(value) if isinstance(value, frozenset) else (
+            list(value) if isinstance(value, tuple) else value)
+    return data
+
+
+def change_from_json(data: dict[str, Any]) -> Change:
+    cls = _KINDS[data["kind"]]
+    values = {k: v for k, v in data.items() if k != "kind"}
+    if "flags" in values:
+        values["flags"] = frozenset(values["flags"])
+    if "uids" in values:
+        values["uids"] = tuple(values["uids"])
+    change: Change = cls(**values)
+    return change
+
+
+class Subscription:
+    """One watcher's view of an account's changes; drain it at safe points."""
+
+    def __init__(self, hub: ChangeHub, account: AccountId, limit: int) -> None:
+        self._hub = hub
+        self.account = account
+        self._limit = limit
+        self._pending: deque[Change] = deque()
+        self._event = asyncio.Event()
+        self.overflowed = False
+        self.closed = False
+
+    def _push(self, change: Change) -> None:
+        if self.overflowed:
+            return
+        if len(self._pending) >= self._limit:
+            # The watcher is not keeping up: drop everything and let it resynchronise.
+            self._pending.clear()
+            self.overflowed = True
+        else:
+            self._pending.append(change)
+        self._event.set()
+
+    def drain(self) -> list[Change]:
+        changes = list(self._pending)
+        self._pending.clear()
+        self._event.clear()
+        return changes
+
+    def has_pending(self) -> bool:
+        return bool(self._pending) or self.overflowed
+
+    async def wait(self) -> None:
+        """Return once there is something to drain (or the subscription overflowed)."""
+        if not self.has_pending():
+            await self._event.wait()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._hub._remove(self)
+            self._event.set()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ChangeHub:
+    def __init__(self, subscription_limit: int = 10_000) -> None:
+        self._by_account: dict[AccountId, set[Subscription]] = {}
+        self._listeners: list[Callable[[list[Change]], None]] = []
+        self._limit = subscription_limit
+
+    def subscribe(self, account: AccountId) -> Subscription:
+        subscription = Subscription(self, account, self._limit)
+        self._by_account.setdefault(account, set()).add(subscription)
+        return subscription
+
+    def add_listener(self, listener: Callable[[list[Change]], None]) -> None:
+        """Called with every published batch (e.g. to forward it to other nodes)."""
+        self._listeners.append(listener)
+
+    def publish(self, changes: Iterable[Change]) -> None:
+        batch = list(changes)
+        if not batch:
+            return
+        for change in batch:
+            for subscription in self._by_account.get(change.account, ()):
+                subscription._push(change)
+        for listener in self._listeners:
+            listener(batch)
+
+    def subscriber_count(self, account: AccountId) -> int:
+        return len(self._by_account.get(account, ()))
+
+    def _remove(self, subscription: Subscription) -> None:
+        subscribers = self._by_account.get(subscription.account)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._by_account[subscription.account]

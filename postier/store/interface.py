@@ -1,0 +1,267 @@
+"""The storage API every protocol uses, in domain terms.
+
+How this works: a backend (``store.sqlite`` today, ``store.postgres`` later) implements
+``AccountStore`` and ``MailStore``. Every mutation is atomic and returns only after it is durable;
+the changes it committed are published on the backend's ``ChangeHub`` after commit, in commit
+order, so IMAP sessions, IDLE and webmail tabs learn about them. Signatures speak of accounts,
+mailboxes, UIDs and flags — never IMAP sequence numbers, SMTP replies or SQL.
+
+Errors are ``postier.errors`` exceptions: NotFound, AlreadyExists, InvalidArgument, OverQuota,
+Conflict, TryLater.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NewType, Protocol
+
+from postier.store.changes import ChangeHub
+from postier.types import (
+    Account,
+    AccountId,
+    Alias,
+    BlobId,
+    Credentials,
+    Domain,
+    Flag,
+    FlagOp,
+    Mailbox,
+    MailboxId,
+    MailboxStatus,
+    MessageRecord,
+    ModSeq,
+    Pop3DeletePolicy,
+    Quota,
+    SpecialUse,
+    Uid,
+    UidSet,
+    UidValidity,
+)
+
+QueueId = NewType("QueueId", int)
+
+__all__ = [
+    "AccountStore",
+    "AppendResult",
+    "CopyResult",
+    "DeliveryResult",
+    "DeliveryTarget",
+    "FlagResult",
+    "MailStore",
+    "MessageState",
+    "OutboundEnvelope",
+    "OutboundRecipient",
+    "QueueId",
+    "QueueStore",
+    "QueuedMessage",
+    "QueuedRecipient",
+    "Recipient",
+    "RecipientState",
+    "Store",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Where mail for one address goes, after aliases, sub-addressing and catch-all."""
+
+    address: str  # the address as given, normalised
+    accounts: tuple[AccountId, ...] = ()  # local mailboxes
+    remote: tuple[str, ...] = ()  # alias targets outside local domains
+    local_domain: bool = True  # False: the address is not ours (relay territory)
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.accounts or self.remote)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageState:
+    """The light per-message state an IMAP session keeps for its selected mailbox."""
+
+    uid: Uid
+    modseq: ModSeq
+    flags: frozenset[Flag]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTarget:
+    account_id: AccountId
+    mailbox: str | None = None  # None: INBOX
+    header_prefix: bytes = b""  # per-recipient trace fields, stored beside the shared body
+    flags: frozenset[Flag] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    target: DeliveryTarget
+    record: MessageRecord | None
+    error: Exception | None = None  # OverQuota, NotFound, ... for this target only
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    uidvalidity: UidValidity
+    record: MessageRecord
+
+
+@dataclass(frozen=True, slots=True)
+class CopyResult:
+    uidvalidity: UidValidity  # of the destination
+    source_uids: tuple[Uid, ...]
+    destination_uids: tuple[Uid, ...]  # same order as source_uids
+
+
+@dataclass(frozen=True, slots=True)
+class FlagResult:
+    changed: tuple[MessageState, ...]  # state after the change, for FETCH responses
+    conflicts: UidSet = field(default_factory=UidSet)  # UNCHANGEDSINCE failures (RFC 7162 MODIFIED)
+
+
+class AccountStore(Protocol):
+    # Domains
+    async def add_domain(self, name: str) -> Domain: ...
+    async def get_domain(self, name: str) -> Domain | None: ...
+    async def list_domains(self) -> list[Domain]: ...
+    async def delete_domain(self, name: str) -> None: ...
+    async def set_catch_all(self, domain: str, address: str | None) -> None: ...
+
+    # Accounts
+    async def add_account(self, address: str, password_hash: str, scram_sha256: str | None,
+                          quota_bytes: int | None = None) -> Account: ...
+    async def get_account(self, address: str) -> Account | None: ...
+    async def get_account_by_id(self, account_id: AccountId) -> Account: ...
+    async def list_accounts(self, domain: str | None = None) -> list[Account]: ...
+    async def delete_account(self, address: str) -> None: ...
+    async def set_password(self, address: str, password_hash: str,
+                           scram_sha256: str | None) -> None: ...
+    async def set_quota(self, address: str, quota_bytes: int | None) -> None: ...
+    async def set_pop3_delete_policy(self, address: str, policy: Pop3DeletePolicy) -> None: ...
+    async def get_credentials(self, address: str) -> Credentials | None: ...
+
+    # Aliases
+    async def add_alias(self, address: str, targets: Sequence[str]) -> Alias: ...
+    async def delete_alias(self, address: str) -> None: ...
+    async def list_aliases(self) -> list[Alias]: ...
+
+    async def resolve_recipient(self, address: str) -> Recipient: ...
+    async def addresses_of(self, account_id: AccountId) -> list[str]:
+        """The account's own address and every alias that delivers only to it."""
+        ...
+
+
+class MailStore(Protocol):
+    hub: ChangeHub
+
+    # Mailboxes
+    async def list_mailboxes(self, account: AccountId) -> list[Mailbox]: ...
+    async def get_mailbox(self, account: AccountId, name: str) -> Mailbox: ...
+    async def get_mailbox_by_id(self, account: AccountId, mailbox: MailboxId) -> Mailbox: ...
+    async def find_special_use(self, account: AccountId, use: SpecialUse) -> Mailbox | None: ...
+    async def create_mailbox(self, account: AccountId, name: str,
+                             special_use: SpecialUse | None = None) -> Mailbox: ...
+    async def delete_mailbox(self, account: AccountId, name: str) -> None: ...
+    async def rename_mailbox(self, account: AccountId, old: str, new: str) -> None: ...
+    async def set_subscribed(self, account: AccountId, name: str, subscribed: bool) -> None: ...
+    async def list_subscriptions(self, account: AccountId) -> list[str]: ...
+    async def status(self, account: AccountId, mailbox: MailboxId) -> MailboxStatus: ...
+    async def claim_recent(self, account: AccountId, mailbox: MailboxId) -> Uid:
+        """Return the first UID still \\Recent and make every current message non-recent."""
+        ...
+
+    # Messages
+    async def append(self, account: AccountId, mailbox: MailboxId, data: bytes,
+                     flags: frozenset[Flag] = frozenset(),
+                     internal_date: datetime | None = None) -> AppendResult: ...
+    async def deliver(self, data: bytes, targets: Sequence[DeliveryTarget],
+                      internal_date: datetime | None = None) -> list[DeliveryResult]: ...
+    async def message_states(self, account: AccountId, mailbox: MailboxId,
+                             changed_since: ModSeq | None = None) -> list[MessageState]: ...
+    async def get_messages(self, account: AccountId, mailbox: MailboxId,
+                           uids: UidSet | None = None) -> list[MessageRecord]: ...
+    async def read_message(self, account: AccountId, record: MessageRecord) -> bytes: ...
+    async def set_flags(self, account: AccountId, mailbox: MailboxId, uids: UidSet, op: FlagOp,
+                        flags: frozenset[Flag],
+                        unchanged_since: ModSeq | None = None) -> FlagResult: ...
+    async def copy(self, account: AccountId, source: MailboxId, uids: UidSet,
+                   destination: MailboxId) -> CopyResult: ...
+    async def move(self, account: AccountId, source: MailboxId, uids: UidSet,
+                   destination: MailboxId) -> CopyResult: ...
+    async def expunge(self, account: AccountId, mailbox: MailboxId,
+                      uids: UidSet | None = None) -> list[Uid]:
+        """Remove messages flagged \\Deleted (restricted to ``uids`` when given)."""
+        ...
+    async def remove(self, account: AccountId, mailbox: MailboxId, uids: UidSet) -> list[Uid]:
+        """Remove messages whatever their flags (POP3 DELE, emptying Trash)."""
+        ...
+    async def vanished_since(self, account: AccountId, mailbox: MailboxId,
+                             modseq: ModSeq) -> UidSet | None:
+        """UIDs expunged after ``modseq``; None when the history no longer reaches back."""
+        ...
+    async def search_text(self, account: AccountId, mailbox: MailboxId, query: str) -> UidSet: ...
+    async def quota(self, account: AccountId) -> Quota: ...
+
+
+class RecipientState(enum.StrEnum):
+    PENDING = "pending"
+    DEFERRED = "deferred"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRecipient:
+    address: str
+    notify: tuple[str, ...] = ()  # DSN NOTIFY (RFC 3461): SUCCESS, FAILURE, DELAY or NEVER
+    orcpt: str | None = None  # DSN ORCPT, "type;address"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundEnvelope:
+    sender: str  # "" is the null sender (bounces are never bounced)
+    recipients: tuple[OutboundRecipient, ...]
+    account_id: AccountId | None = None  # the submitting user, for delivery status
+    envid: str | None = None  # DSN ENVID
+    ret: str | None = None  # DSN RET: FULL or HDRS
+    body_type: str | None = None  # 7BIT, 8BITMIME or BINARYMIME
+    smtputf8: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedRecipient:
+    id: int
+    address: str
+    state: RecipientState
+    attempts: int
+    next_attempt: datetime
+    last_error: str | None
+    remote_reply: str | None
+    notify: tuple[str, ...]
+    orcpt: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    id: QueueId
+    envelope: OutboundEnvelope
+    blob_id: BlobId
+    size: int
+    created_at: datetime
+    recipients: tuple[QueuedRecipient, ...]
+
+
+class QueueStore(Protocol):
+    async def enqueue(self, data: bytes, envelope: OutboundEnvelope) -> QueueId:
+        """Durably queue a message for remote delivery; returns once committed."""
+        ...
+    async def list_queue(self) -> list[QueuedMessage]: ...
+    async def get_queued(self, queue_id: QueueId) -> QueuedMessage: ...
+    async def read_queued(self, message: QueuedMessage) -> bytes: ...
+    async def delete_queued(self, queue_id: QueueId) -> None: ...
+
+
+class Store(AccountStore, MailStore, QueueStore, Protocol):
+    async def close(self) -> None: ...

@@ -1,0 +1,415 @@
+"""The embedded store: SQLite (WAL) for metadata, content-addressed files for bodies.
+
+How this works: every public method is async and never blocks the event loop. Writes go through
+``Database.write`` (one writer thread, group commit); reads through ``Database.read`` (reader
+threads on WAL snapshots). A new message is parsed and its body written and fsync'd in a worker
+thread *before* its metadata job is queued, so the commit that acknowledges it only ever points at
+a durable body. ``open`` recovers from a crash: SQLite replays its WAL, and body files that no
+committed row references (written just before a crash) are deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import TypeVar
+
+from postier.errors import MailError, NotFound, TryLater
+from postier.store.blobs_fs import FileBlobStore
+from postier.store.bodies import StoredBody, parse_body, structure_for_prefix
+from postier.store.changes import ChangeHub
+from postier.store.interface import (
+    AppendResult,
+    CopyResult,
+    DeliveryResult,
+    DeliveryTarget,
+    FlagResult,
+    MessageState,
+    OutboundEnvelope,
+    QueuedMessage,
+    QueueId,
+    Recipient,
+)
+from postier.store.sqlite import accounts, mailboxes, messages, queue
+from postier.store.sqlite.database import Database, Transaction
+from postier.types import (
+    INBOX,
+    Account,
+    AccountId,
+    Alias,
+    Credentials,
+    Domain,
+    Flag,
+    FlagOp,
+    Mailbox,
+    MailboxId,
+    MailboxStatus,
+    MessageRecord,
+    ModSeq,
+    Pop3DeletePolicy,
+    Quota,
+    SpecialUse,
+    Uid,
+    UidSet,
+)
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore"]
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+SCHEMA_VERSION = 1
+DATABASE_NAME = "postier.sqlite3"
+_BODY_RETRIES = 3
+
+
+class SqliteStore:
+    def __init__(self, data_dir: Path, db: Database, blobs: FileBlobStore, hub: ChangeHub,
+                 lock_fd: int) -> None:
+        self.data_dir = data_dir
+        self.hub = hub
+        self._db = db
+        self._blobs = blobs
+        self._lock_fd = lock_fd
+
+    @classmethod
+    def open(cls, data_dir: Path, hub: ChangeHub | None = None) -> SqliteStore:
+        """Open (creating if needed) the store in ``data_dir``; blocking, call before serving."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        hub = hub or ChangeHub()
+        lock_fd = os.open(data_dir / "postier.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            db = Database(data_dir / DATABASE_NAME, hub)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        try:
+            db.write_blocking(_migrate)
+            blobs = FileBlobStore(data_dir / "blobs")
+            # Sweeping unreferenced bodies is only safe when no other process (a running server,
+            # while the CLI adds a user) may be between writing a body and committing its row.
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass
+            else:
+                _recover(db, blobs)
+            fcntl.flock(lock_fd, fcntl.LOCK_SH)
+        except BaseException:
+            db.close_blocking()
+            os.close(lock_fd)
+            raise
+        return cls(data_dir, db, blobs, hub, lock_fd)
+
+    async def close(self) -> None:
+        await self._db.close()
+        self._release_lock()
+
+    def close_blocking(self) -> None:
+        self._db.close_blocking()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    # Accounts ---------------------------------------------------------------------------------
+
+    async def add_domain(self, name: str) -> Domain:
+        return await self._db.write(lambda tx: accounts.add_domain(tx, name))
+
+    async def get_domain(self, name: str) -> Domain | None:
+        return await self._db.read(lambda c: accounts.get_domain(c, name))
+
+    async def list_domains(self) -> list[Domain]:
+        return await self._db.read(accounts.list_domains)
+
+    async def delete_domain(self, name: str) -> None:
+        await self._db.write(lambda tx: accounts.delete_domain(tx, name))
+
+    async def set_catch_all(self, domain: str, address: str | None) -> None:
+        await self._db.write(lambda tx: accounts.set_catch_all(tx, domain, address))
+
+    async def add_account(self, address: str, password_hash: str, scram_sha256: str | None,
+                          quota_bytes: int | None = None) -> Account:
+        return await self._db.write(
+            lambda tx: accounts.add_account(tx, address, password_hash, scram_sha256, quota_bytes))
+
+    async def get_account(self, address: str) -> Account | None:
+        return await self._db.read(lambda c: accounts.get_account(c, address))
+
+    async def get_account_by_id(self, account_id: AccountId) -> Account:
+        return await self._db.read(lambda c: accounts.get_account_by_id(c, account_id))
+
+    async def list_accounts(self, domain: str | None = None) -> list[Account]:
+        return await self._db.read(lambda c: accounts.list_accounts(c, domain))
+
+    async def delete_account(self, address: str) -> None:
+        def work(tx: Transaction) -> None:
+            messages.unref_bodies(tx, self._blobs, accounts.delete_account(tx, address))
+        await self._db.write(work)
+
+    async def set_password(self, address: str, password_hash: str,
+                           scram_sha256: str | None) -> None:
+        await self._db.write(
+            lambda tx: accounts.set_password(tx, address, password_hash, scram_sha256))
+
+    async def set_quota(self, address: str, quota_bytes: int | None) -> None:
+        await self._db.write(
+            lambda tx: accounts.update_account(tx, address, "quota_bytes", quota_bytes))
+
+    async def set_pop3_delete_policy(self, address: str, policy: Pop3DeletePolicy) -> None:
+        await self._db.write(
+            lambda tx: accounts.update_account(tx, address, "pop3_delete_policy", policy.value))
+
+    async def get_credentials(self, address: str) -> Credentials | None:
+        return await self._db.read(lambda c: accounts.get_credentials(c, address))
+
+    async def add_alias(self, address: str, targets: Sequence[str]) -> Alias:
+        return await self._db.write(lambda tx: accounts.add_alias(tx, address, targets))
+
+    async def delete_alias(self, address: str) -> None:
+        await self._db.write(lambda tx: accounts.delete_alias(tx, address))
+
+    async def list_aliases(self) -> list[Alias]:
+        return await self._db.read(accounts.list_aliases)
+
+    async def resolve_recipient(self, address: str) -> Recipient:
+        return await self._db.read(lambda c: accounts.resolve_recipient(c, address))
+
+    async def addresses_of(self, account_id: AccountId) -> list[str]:
+        return await self._db.read(lambda c: accounts.addresses_of(c, account_id))
+
+    # Mailboxes --------------------------------------------------------------------------------
+
+    async def list_mailboxes(self, account: AccountId) -> list[Mailbox]:
+        return await self._db.read(lambda c: mailboxes.list_mailboxes(c, account))
+
+    async def get_mailbox(self, account: AccountId, name: str) -> Mailbox:
+        return await self._db.read(lambda c: mailboxes.get_mailbox(c, account, name))
+
+    async def get_mailbox_by_id(self, account: AccountId, mailbox: MailboxId) -> Mailbox:
+        return await self._db.read(lambda c: mailboxes.get_mailbox_by_id(c, account, mailbox))
+
+    async def find_special_use(self, account: AccountId, use: SpecialUse) -> Mailbox | None:
+        return await self._db.read(lambda c: mailboxes.find_special_use(c, account, use))
+
+    async def create_mailbox(self, account: AccountId, name: str,
+                             special_use: SpecialUse | None = None) -> Mailbox:
+        return await self._db.write(
+            lambda tx: mailboxes.create_mailbox(tx, account, name, special_use))
+
+    async def delete_mailbox(self, account: AccountId, name: str) -> None:
+        def work(tx: Transaction) -> None:
+            messages.unref_bodies(tx, self._blobs, mailboxes.delete_mailbox(tx, account, name))
+        await self._db.write(work)
+
+    async def rename_mailbox(self, account: AccountId, old: str, new: str) -> None:
+        await self._db.write(lambda tx: mailboxes.rename_mailbox(tx, account, old, new))
+
+    async def set_subscribed(self, account: AccountId, name: str, subscribed: bool) -> None:
+        await self._db.write(lambda tx: mailboxes.set_subscribed(tx, account, name, subscribed))
+
+    async def list_subscriptions(self, account: AccountId) -> list[str]:
+        return await self._db.read(lambda c: mailboxes.list_subscriptions(c, account))
+
+    async def status(self, account: AccountId, mailbox: MailboxId) -> MailboxStatus:
+        def work(conn: sqlite3.Connection) -> MailboxStatus:
+            box = mailboxes.get_mailbox_by_id(conn, account, mailbox)
+            first_recent = conn.execute("SELECT first_recent_uid FROM mailboxes WHERE id = ?",
+                                        (mailbox,)).fetchone()[0]
+            count, unseen, deleted, recent, size = conn.execute(
+                "SELECT count(*), coalesce(sum(system_flags & ? = 0), 0),"
+                " coalesce(sum(system_flags & ? != 0), 0), coalesce(sum(uid >= ?), 0),"
+                " coalesce(sum(size), 0) FROM messages WHERE mailbox_id = ?",
+                (messages.SEEN_BIT, messages.DELETED_BIT, first_recent, mailbox)).fetchone()
+            return MailboxStatus(box, count, unseen, deleted, recent, size)
+        return await self._db.read(work)
+
+    async def claim_recent(self, account: AccountId, mailbox: MailboxId) -> Uid:
+        def work(tx: Transaction) -> Uid:
+            messages.require_mailbox(tx.conn, account, mailbox)
+            first = tx.conn.execute("SELECT first_recent_uid FROM mailboxes WHERE id = ?",
+                                    (mailbox,)).fetchone()[0]
+            tx.conn.execute("UPDATE mailboxes SET first_recent_uid = uidnext WHERE id = ?",
+                            (mailbox,))
+            return Uid(int(first))
+        return await self._db.write(work)
+
+    # Messages ---------------------------------------------------------------------------------
+
+    async def _store_body(self, data: bytes) -> StoredBody:
+        def work() -> StoredBody:
+            parsed = parse_body(data)
+            return StoredBody(self._blobs.write(data), len(data), parsed)
+        return await asyncio.to_thread(work)
+
+    async def _write_with_body(self, data: bytes, job: Callable[[Transaction, StoredBody], T]) -> T:
+        body = await self._store_body(data)
+        for _attempt in range(_BODY_RETRIES):
+            try:
+                return await self._db.write(lambda tx: job(tx, body))
+            except TryLater:
+                # The identical body was deleted between our write and our commit: rewrite it.
+                await asyncio.to_thread(self._blobs.write, data)
+        raise TryLater("could not store the message body; try again")
+
+    async def append(self, account: AccountId, mailbox: MailboxId, data: bytes,
+                     flags: frozenset[Flag] = frozenset(),
+                     internal_date: datetime | None = None) -> AppendResult:
+        date = internal_date or datetime.now(UTC)
+
+        def job(tx: Transaction, body: StoredBody) -> AppendResult:
+            uidvalidity = messages.require_mailbox(tx.conn, account, mailbox)[0]
+            record = messages.insert_message(tx, self._blobs, account, mailbox, body,
+                                             body.parsed.structure_json, b"", flags, date)
+            return AppendResult(uidvalidity, record)  # type: ignore[arg-type]
+        return await self._write_with_body(data, job)
+
+    async def deliver(self, data: bytes, targets: Sequence[DeliveryTarget],
+                      internal_date: datetime | None = None) -> list[DeliveryResult]:
+        """Store one body for many recipients; each target succeeds or fails on its own."""
+        date = internal_date or datetime.now(UTC)
+
+        def job(tx: Transaction, body: StoredBody) -> list[DeliveryResult]:
+            results: list[DeliveryResult] = []
+            for target in targets:
+                mark = (len(tx.changes), len(tx.after_commit))
+                tx.conn.execute("SAVEPOINT target")
+                try:
+                    record = self._deliver_one(tx, body, target, date)
+                except MailError as exc:
+                    if isinstance(exc, TryLater):
+                        raise
+                    tx.conn.execute("ROLLBACK TO target")
+                    del tx.changes[mark[0]:]
+                    del tx.after_commit[mark[1]:]
+                    results.append(DeliveryResult(target, None, exc))
+                else:
+                    results.append(DeliveryResult(target, record))
+                tx.conn.execute("RELEASE target")
+            return results
+        return await self._write_with_body(data, job)
+
+    def _deliver_one(self, tx: Transaction, body: StoredBody, target: DeliveryTarget,
+                     date: datetime) -> MessageRecord:
+        name = target.mailbox or INBOX
+        try:
+            box = mailboxes.get_mailbox(tx.conn, target.account_id, name)
+        except NotFound:
+            box = mailboxes.get_mailbox(tx.conn, target.account_id, INBOX)
+        structure = structure_for_prefix(body.parsed, len(target.header_prefix))
+        return messages.insert_message(tx, self._blobs, target.account_id, box.id, body,
+                                       structure, target.header_prefix, target.flags, date)
+
+    async def message_states(self, account: AccountId, mailbox: MailboxId,
+                             changed_since: ModSeq | None = None) -> list[MessageState]:
+        return await self._db.read(
+            lambda c: messages.message_states(c, account, mailbox, changed_since))
+
+    async def get_messages(self, account: AccountId, mailbox: MailboxId,
+                           uids: UidSet | None = None) -> list[MessageRecord]:
+        return await self._db.read(lambda c: messages.get_messages(c, account, mailbox, uids))
+
+    async def read_message(self, account: AccountId, record: MessageRecord) -> bytes:
+        def work(_conn: sqlite3.Connection) -> bytes:
+            try:
+                body = self._blobs.read(record.blob_id)
+            except FileNotFoundError as exc:
+                raise NotFound("the message no longer exists") from exc
+            return record.header_prefix + body if record.header_prefix else body
+        return await self._db.read(work)
+
+    async def set_flags(self, account: AccountId, mailbox: MailboxId, uids: UidSet, op: FlagOp,
+                        flags: frozenset[Flag],
+                        unchanged_since: ModSeq | None = None) -> FlagResult:
+        return await self._db.write(
+            lambda tx: messages.set_flags(tx, account, mailbox, uids, op, flags, unchanged_since))
+
+    async def copy(self, account: AccountId, source: MailboxId, uids: UidSet,
+                   destination: MailboxId) -> CopyResult:
+        return await self._db.write(
+            lambda tx: messages.copy_messages(tx, account, source, uids, destination))
+
+    async def move(self, account: AccountId, source: MailboxId, uids: UidSet,
+                   destination: MailboxId) -> CopyResult:
+        return await self._db.write(
+            lambda tx: messages.move_messages(tx, account, source, uids, destination))
+
+    async def expunge(self, account: AccountId, mailbox: MailboxId,
+                      uids: UidSet | None = None) -> list[Uid]:
+        return await self._db.write(lambda tx: messages.remove_messages(
+            tx, self._blobs, account, mailbox, uids, only_deleted=True))
+
+    async def remove(self, account: AccountId, mailbox: MailboxId, uids: UidSet) -> list[Uid]:
+        return await self._db.write(lambda tx: messages.remove_messages(
+            tx, self._blobs, account, mailbox, uids, only_deleted=False))
+
+    async def vanished_since(self, account: AccountId, mailbox: MailboxId,
+                             modseq: ModSeq) -> UidSet | None:
+        return await self._db.read(lambda c: messages.vanished_since(c, account, mailbox, modseq))
+
+    async def search_text(self, account: AccountId, mailbox: MailboxId, query: str) -> UidSet:
+        return await self._db.read(lambda c: messages.search_text(c, account, mailbox, query))
+
+    # Outbound queue --------------------------------------------------------------------------
+
+    async def enqueue(self, data: bytes, envelope: OutboundEnvelope) -> QueueId:
+        now = datetime.now(UTC)
+        return await self._write_with_body(
+            data, lambda tx, body: queue.enqueue(tx, self._blobs, body, envelope, now))
+
+    async def list_queue(self) -> list[QueuedMessage]:
+        return await self._db.read(queue.list_queue)
+
+    async def get_queued(self, queue_id: QueueId) -> QueuedMessage:
+        return await self._db.read(lambda c: queue.get_queued(c, queue_id))
+
+    async def read_queued(self, message: QueuedMessage) -> bytes:
+        def work(_conn: sqlite3.Connection) -> bytes:
+            try:
+                return self._blobs.read(message.blob_id)
+            except FileNotFoundError as exc:
+                raise NotFound(f"queued message {message.id} is no longer stored") from exc
+        return await self._db.read(work)
+
+    async def delete_queued(self, queue_id: QueueId) -> None:
+        await self._db.write(lambda tx: queue.delete_queued(tx, self._blobs, queue_id))
+
+    async def quota(self, account: AccountId) -> Quota:
+        found = await self.get_account_by_id(account)
+        return Quota(found.used_bytes, found.quota_bytes, found.message_count)
+
+
+def _migrate(tx: Transaction) -> None:
+    tx.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    row = tx.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise MailError(f"the store was written by a newer Postier (schema {version});"
+                        " upgrade Postier to open it")
+    if version == 0:
+        schema = resources.files("postier.store.sqlite").joinpath("schema.sql").read_text()
+        for statement in schema.split(";\n"):
+            if statement.strip():
+                tx.conn.execute(statement)
+        tx.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),))
+
+
+def _recover(db: Database, blobs: FileBlobStore) -> None:
+    blobs.sweep_tmp()
+    known = {row[0] for row in db.read_blocking(
+        lambda c: c.execute("SELECT sha256 FROM blobs").fetchall())}
+    orphans = [blob for blob in blobs.all_ids() if blob not in known]
+    for blob in orphans:
+        blobs.delete(blob)
+    if orphans:
+        log.info("removed %d message file(s) left by an interrupted delivery", len(orphans))
