@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from postier.auth import Authenticator, MemoryThrottle, ThrottleLimits
 from postier.config import Config
@@ -31,6 +31,14 @@ log = logging.getLogger("postier")
 
 # Listener name → (TLS mode, factory of the connection handler). Filled by ``_protocols``.
 SessionFactory = Callable[[Services], ConnectionHandler]
+
+
+# Long-running maintenance tasks (queue runner, retention, ...): factories called after start.
+BackgroundTask = Callable[[Services], Awaitable[None]]
+
+
+def _background_tasks() -> list[tuple[str, BackgroundTask]]:
+    return []
 
 
 def _protocols() -> dict[str, tuple[TlsMode, SessionFactory]]:
@@ -60,6 +68,7 @@ class PostierServer:
         self.listeners: Listeners | None = None
         self.context: Services | None = None
         self._stopping = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         config = self.config
@@ -102,6 +111,7 @@ class PostierServer:
             log.info("%s listening on %s port %d (%s)", bound.name, bound.host or "*", bound.port,
                      _SECURITY[bound.tls])
         self._write_runtime_file(self.listeners.bound)
+        self._start_background(context)
 
     def _write_runtime_file(self, bound: list[Bound]) -> None:
         """``data_dir/run/listeners.json``: what listens where, for scripts and tests."""
@@ -138,7 +148,17 @@ class PostierServer:
     def request_stop(self) -> None:
         self._stopping.set()
 
+    def _start_background(self, services: Services) -> None:
+        for name, task in _background_tasks():
+            self._background.append(asyncio.create_task(
+                _supervise(name, task, services), name=f"postier-{name}"))
+
     async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        if self._background:
+            await asyncio.wait(self._background)
+        self._background.clear()
         if self.listeners is not None:
             await self.listeners.stop()
         if self.store is not None:
@@ -175,3 +195,16 @@ class PostierServer:
 PROTOCOL_ORDER = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http",
                   "https")
 
+
+
+async def _supervise(name: str, task: BackgroundTask, services: Services) -> None:
+    """Run a background task; log and restart it (after a pause) if it fails."""
+    while True:
+        try:
+            await task(services)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task %s failed; restarting in 30 s", name)
+            await asyncio.sleep(30)
