@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from postier.auth import Authenticator, MemoryThrottle, ThrottleLimits
 from postier.config import Config
@@ -29,8 +30,16 @@ __all__ = ["PostierServer", "open_store"]
 log = logging.getLogger("postier")
 
 
-# Listener name → (TLS mode, factory of the connection handler). Filled by ``_protocols``.
 SessionFactory = Callable[[Services], ConnectionHandler]
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolEntry:
+    """How one listener name is served: TLS mode, session handler, and the over-limit answer."""
+
+    tls: TlsMode
+    handler: SessionFactory
+    refuse: SessionFactory | None = None
 
 
 # Long-running maintenance tasks (queue runner, retention, ...): factories called after start.
@@ -41,8 +50,18 @@ def _background_tasks() -> list[tuple[str, BackgroundTask]]:
     return []
 
 
-def _protocols() -> dict[str, tuple[TlsMode, SessionFactory]]:
-    return {}
+def _protocols() -> dict[str, ProtocolEntry]:
+    """Listener name → how it is served."""
+    from postier.smtp.session import smtp_handler, smtp_refuser
+
+    def smtp(listener: str) -> SessionFactory:
+        return lambda services: smtp_handler(services, listener)
+
+    return {
+        "smtp": ProtocolEntry(TlsMode.STARTTLS, smtp("smtp"), smtp_refuser),
+        "submission": ProtocolEntry(TlsMode.STARTTLS, smtp("submission"), smtp_refuser),
+        "submissions": ProtocolEntry(TlsMode.IMPLICIT, smtp("submissions"), smtp_refuser),
+    }
 
 _LABELS = {"smtp": "SMTP (incoming, MX)", "submission": "SMTP (sending)",
            "submissions": "SMTP (sending)", "imap": "IMAP", "imaps": "IMAP", "pop3": "POP3",
@@ -91,13 +110,14 @@ class PostierServer:
                 log.warning("%s: this protocol is not available in this version; not listening",
                             name)
                 continue
-            mode, factory = protocols[name]
+            entry = protocols[name]
+            mode = entry.tls
             if mode is not TlsMode.NONE and self.tls is None:
                 if mode is TlsMode.IMPLICIT:
                     raise ConfigError(f"[listen] {name} needs [tls] cert and key")
                 mode = TlsMode.NONE
-            handler = factory(context)
-            specs.append(ListenerSpec(name, addresses, mode, handler))
+            refuse = entry.refuse(context) if entry.refuse is not None else None
+            specs.append(ListenerSpec(name, addresses, mode, entry.handler(context), refuse))
         self.listeners = Listeners(self.tls.context if self.tls else None,
                                    max_connections=config.limits.max_connections,
                                    max_per_ip=config.limits.max_connections_per_ip)
@@ -176,14 +196,15 @@ class PostierServer:
             log.error("TLS reload failed, keeping the old certificate: %s", exc)
 
     async def run(self, announce: Callable[[str], None] | None = None) -> None:
-        await self.start()
+        # Handlers first: a signal that arrives while starting must still stop us cleanly.
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.request_stop)
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload_tls)
-        if announce is not None:
-            announce(self.client_settings())
         try:
+            await self.start()
+            if announce is not None:
+                announce(self.client_settings())
             await self._stopping.wait()
             log.info("stopping")
         finally:

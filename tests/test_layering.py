@@ -8,6 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "postier"
 PROTOCOLS = {"imap", "smtp", "pop3", "web", "queue"}
 PURE_NAMES = {"wire.py", "parser.py", "commands.py", "protocol.py", "responses.py", "replies.py",
+              "events.py", "paths.py",
               "selected.py"}
 FORBIDDEN_IN_PURE = {"asyncio", "socket", "ssl", "postier.store"}
 

@@ -1,0 +1,24 @@
+"""Fixtures for SMTP sessions over net.memory with a real SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from postier.services import Services
+from postier.store.interface import Store
+from tests.harness import add_users
+from tests.session.smtp.conversation import make_services
+
+
+@pytest.fixture
+async def users(store: Store) -> Store:
+    """The store with example.test, alice@ and bob@ (passwords alice-password, bob-password)."""
+    await add_users(store)
+    return store
+
+
+@pytest.fixture
+async def services(users: Store) -> AsyncIterator[Services]:
+    yield make_services(users)
