@@ -9,10 +9,13 @@ sockets, so tests can substitute ``net.memory`` pairs.
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from typing import Protocol
 
 __all__ = ["Connection", "StreamConnection"]
+
+log = logging.getLogger(__name__)
 
 READ_SIZE = 64 * 1024
 
@@ -61,6 +64,15 @@ class StreamConnection:
         await self._writer.drain()
 
     async def start_tls(self, context: ssl.SSLContext) -> None:
+        # Plaintext the client sent after its STARTTLS/STLS but which the session has not read
+        # yet sits in the reader's buffer; after the upgrade it would be read as if it came over
+        # TLS (CVE-2011-0411 command injection). RFC 3207 §4.2: discard it. StreamReader has no
+        # public way to drop its buffer, hence the private attribute.
+        buffered: bytearray = self._reader._buffer  # type: ignore[attr-defined]
+        if buffered:
+            log.warning("discarding %d plaintext bytes sent before the TLS handshake from %s",
+                        len(buffered), self.peer_ip)
+            buffered.clear()
         await self._writer.start_tls(context)
         self._tls = True
 
