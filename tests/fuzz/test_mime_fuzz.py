@@ -13,7 +13,7 @@ import email.policy
 import json
 from email.message import EmailMessage, Message
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from postier.mime import (
@@ -170,6 +170,9 @@ PREFIX_LINES = st.lists(
 @given(data=st.one_of(plausible_message(), st.binary(max_size=500)), lines=PREFIX_LINES,
        line_break=st.sampled_from(["\r\n", "\n"]))
 def test_shifted_equals_parsing_with_prefix(data: bytes, lines: list[str], line_break: str) -> None:
+    # A body whose first line starts with whitespace would continue the prefix's last field:
+    # shifted() documents that it only holds for prefixes that stay separate fields.
+    assume(not data[:1].isspace())
     prefix = "".join(line + line_break for line in lines).encode()
     assert parse_message(data).shifted(len(prefix)) == parse_message(prefix + data)
 
