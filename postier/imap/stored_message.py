@@ -1,0 +1,123 @@
+"""One message as FETCH sees it: the record, maybe its bytes, and its stored JSON parsed lazily.
+
+How this works
+--------------
+``StoredMessage`` reads ``structure_json`` (the part tree) and ``summary_json`` (envelope,
+preview) only when an item asks for them, once each. A :class:`StructureCache` keeps the parsed
+JSON of the last few messages, keyed by record id and blob, so a client fetching
+BODYSTRUCTURE and then the parts of the same message parses it once; it is bounded by entries,
+not by bytes, so it belongs to one session.
+
+Stored data that cannot be read (corrupt, or from an older format) is rebuilt from the message
+bytes when they are at hand; otherwise the message counts as a single text/plain body of
+RFC822.SIZE octets with an empty envelope. Such stand-ins are never cached, so a later FETCH
+that does read the body gets the real structure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
+
+from postier.imap.bodystructure import envelope_value, stored_envelope_value
+from postier.imap.responses import Atom
+from postier.mime import Envelope, MessageTree, Part, parse_message, summarize
+from postier.types import MessageRecord
+
+__all__ = ["ParsedJson", "StoredMessage", "StructureCache"]
+
+_EMPTY_ENVELOPE = Envelope()
+
+
+class ParsedJson:
+    """What was read from one record's JSON columns; None until first read."""
+
+    __slots__ = ("summary", "tree")
+
+    def __init__(self) -> None:
+        self.tree: MessageTree | None = None
+        self.summary: Mapping[str, object] | None = None
+
+
+class StructureCache:
+    """The parsed JSON of the last ``size`` messages rendered; bounded, so safe per session."""
+
+    __slots__ = ("_entries", "_size")
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[int, str], ParsedJson] = OrderedDict()
+
+    def entry(self, record: MessageRecord) -> ParsedJson:
+        key = (record.id, record.blob_id)
+        parsed = self._entries.get(key)
+        if parsed is None:
+            parsed = self._entries[key] = ParsedJson()
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+        return parsed
+
+
+class StoredMessage:
+    __slots__ = ("_fallback_summary", "_fallback_tree", "_parsed", "body", "record")
+
+    def __init__(self, record: MessageRecord, body: bytes | None,
+                 cache: StructureCache | None = None) -> None:
+        self.record = record
+        self.body = body
+        self._parsed = cache.entry(record) if cache is not None else ParsedJson()
+        self._fallback_tree: MessageTree | None = None
+        self._fallback_summary: Mapping[str, object] | None = None
+
+    def data(self) -> bytes:
+        if self.body is None:
+            raise ValueError("this FETCH needs the message body (see needs_body)")
+        return self.body
+
+    def tree(self) -> MessageTree:
+        if self._parsed.tree is not None:
+            return self._parsed.tree
+        if self._fallback_tree is not None:
+            return self._fallback_tree
+        try:
+            self._parsed.tree = MessageTree.from_json(json.loads(self.record.structure_json))
+            return self._parsed.tree
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            pass
+        if self.body is not None:
+            self._fallback_tree = parse_message(self.body)
+        else:
+            self._fallback_tree = MessageTree(Part(start=0, body_start=0, end=self.record.size))
+        return self._fallback_tree
+
+    def summary(self) -> Mapping[str, object]:
+        if self._parsed.summary is not None:
+            return self._parsed.summary
+        if self._fallback_summary is not None:
+            return self._fallback_summary
+        try:
+            loaded = json.loads(self.record.summary_json)
+        except (ValueError, RecursionError):
+            loaded = None
+        if isinstance(loaded, Mapping):
+            self._parsed.summary = loaded
+            return loaded
+        self._fallback_summary = (summarize(self.body, parse_message(self.body)).to_json()
+                                  if self.body is not None else {})
+        return self._fallback_summary
+
+    def envelope_value(self, utf8: bool) -> Atom:
+        raw = self.summary().get("envelope")
+        if isinstance(raw, Mapping):
+            try:
+                return stored_envelope_value(raw, utf8)
+            except ValueError:
+                pass
+        return envelope_value(_EMPTY_ENVELOPE, utf8)
+
+    def preview(self) -> str:
+        preview = self.summary().get("preview")
+        return preview if isinstance(preview, str) else ""
