@@ -30,11 +30,12 @@ class ParsedBody:
 
 @dataclass(frozen=True, slots=True)
 class StoredBody:
-    """A parsed body that is durably in the blob store."""
+    """A parsed body, either durably in the blob store or (``inline``) carried to the database."""
 
     blob: BlobId
     size: int
     parsed: ParsedBody
+    inline: bytes | None = None  # small bodies are stored in the metadata commit itself
 
 
 def parse_body(data: bytes) -> ParsedBody:

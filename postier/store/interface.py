@@ -52,6 +52,7 @@ __all__ = [
     "FlagResult",
     "MailStore",
     "MessageState",
+    "Notice",
     "OutboundEnvelope",
     "OutboundRecipient",
     "QueueId",
@@ -60,6 +61,7 @@ __all__ = [
     "QueuedRecipient",
     "Recipient",
     "RecipientState",
+    "RecipientUpdate",
     "Store",
 ]
 
@@ -149,7 +151,7 @@ class AccountStore(Protocol):
 
     async def resolve_recipient(self, address: str) -> Recipient: ...
     async def addresses_of(self, account_id: AccountId) -> list[str]:
-        """The account's own address and every alias that delivers only to it."""
+        """The account's own address and every alias that delivers to it (it may send as them)."""
         ...
 
 
@@ -211,6 +213,19 @@ class RecipientState(enum.StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
 
+    @property
+    def is_final(self) -> bool:
+        return self in (RecipientState.DELIVERED, RecipientState.FAILED)
+
+
+class Notice(enum.StrEnum):
+    """A delivery status notification still owed to the sender: its RFC 3464 §2.3.3 action."""
+
+    FAILED = "failed"
+    DELAYED = "delayed"
+    DELIVERED = "delivered"
+    RELAYED = "relayed"
+
 
 @dataclass(frozen=True, slots=True)
 class OutboundRecipient:
@@ -241,6 +256,12 @@ class QueuedRecipient:
     remote_reply: str | None
     notify: tuple[str, ...]
     orcpt: str | None
+    status: str | None = None  # RFC 3463 code of the last outcome, e.g. "4.4.1"
+    remote_mta: str | None = None  # the server that gave that outcome
+    last_attempt: datetime | None = None
+    lease_until: datetime | None = None  # being delivered: retried after this if it dies
+    notice: Notice | None = None  # a DSN still to send for this recipient
+    delay_notified: bool = False  # the "delayed" DSN went out already
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,9 +272,29 @@ class QueuedMessage:
     size: int
     created_at: datetime
     recipients: tuple[QueuedRecipient, ...]
+    message_id: str | None = None  # the Message-ID field, without angle brackets
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientUpdate:
+    """The outcome of one delivery attempt for one recipient, as the queue decided it."""
+
+    recipient_id: int
+    state: RecipientState
+    next_attempt: datetime
+    last_error: str | None = None
+    remote_reply: str | None = None
+    status: str | None = None
+    remote_mta: str | None = None
+    notice: Notice | None = None
+    delay_notified: bool = False
 
 
 class QueueStore(Protocol):
+    """The outbound queue. A recipient is claimed (leased) while a runner delivers to it, so a
+    crash mid-delivery only delays it until the lease ends; each attempt's outcome is recorded
+    as soon as the remote answered. Finished messages stay (for delivery status) until purged."""
+
     async def enqueue(self, data: bytes, envelope: OutboundEnvelope) -> QueueId:
         """Durably queue a message for remote delivery; returns once committed."""
         ...
@@ -261,6 +302,38 @@ class QueueStore(Protocol):
     async def get_queued(self, queue_id: QueueId) -> QueuedMessage: ...
     async def read_queued(self, message: QueuedMessage) -> bytes: ...
     async def delete_queued(self, queue_id: QueueId) -> None: ...
+    async def claim_due(self, now: datetime, lease_until: datetime,
+                        limit: int) -> list[QueuedMessage]:
+        """Lease every recipient that is pending or deferred, due by ``now`` and not leased;
+        each returned message carries only the recipients claimed."""
+        ...
+    async def next_due(self) -> datetime | None:
+        """When the earliest unfinished recipient becomes due (its lease included)."""
+        ...
+    async def record_attempt(self, queue_id: QueueId, updates: Sequence[RecipientUpdate],
+                             now: datetime) -> None:
+        """Store attempt outcomes and end their leases. Recipients deleted meanwhile are
+        skipped; ``attempts`` grows by one for each update."""
+        ...
+    async def release(self, queue_id: QueueId, recipient_ids: Sequence[int]) -> None:
+        """End leases without recording an attempt (the runner stopped before trying)."""
+        ...
+    async def retry_now(self, queue_id: QueueId, now: datetime) -> int:
+        """Make the message's unfinished recipients due now; returns how many."""
+        ...
+    async def pending_notices(self, limit: int) -> list[QueuedMessage]:
+        """Messages with DSNs still owed; each carries only the recipients that owe one."""
+        ...
+    async def clear_notices(self, queue_id: QueueId, recipient_ids: Sequence[int]) -> None: ...
+    async def purge_queue(self, finished_before: datetime) -> int:
+        """Delete messages whose recipients are all final, owe no DSN and last changed before
+        ``finished_before``; returns how many."""
+        ...
+    async def queue_status(self, account: AccountId, message_ids: Sequence[str] | None = None,
+                           limit: int = 100) -> list[QueuedMessage]:
+        """What became of the mail ``account`` sent, newest first (webmail): all its queued
+        messages, or those with the given Message-IDs."""
+        ...
 
 
 class Store(AccountStore, MailStore, QueueStore, Protocol):

@@ -6,7 +6,7 @@ import pytest
 
 from postier.errors import AlreadyExists, InvalidArgument, NotFound
 from postier.types import INBOX, SpecialUse
-from tests.contract.bodies import body_files
+from tests.contract.bodies import stored_bodies
 
 
 async def test_new_account_gets_special_use_mailboxes(store) -> None:
@@ -98,7 +98,7 @@ async def test_delete_account_removes_its_mail(store) -> None:
     account = await store.add_account("dave@example.test", "h", None)
     inbox = await store.get_mailbox(account.id, "inbox")
     await store.append(account.id, inbox.id, b"Subject: x\r\n\r\nonly copy\r\n")
-    assert body_files(store.data_dir)
+    assert stored_bodies(store.data_dir)
     await store.delete_account("dave@example.test")
     assert await store.get_account("dave@example.test") is None
-    assert not body_files(store.data_dir)
+    assert not stored_bodies(store.data_dir)

@@ -14,7 +14,7 @@ import pytest
 
 from postier.store.sqlite.store import SqliteStore
 from postier.types import UidSet
-from tests.contract.bodies import body_files
+from tests.contract.bodies import body_files, stored_bodies
 
 WRITER = textwrap.dedent("""
     import asyncio, hashlib, os, sys
@@ -31,7 +31,8 @@ WRITER = textwrap.dedent("""
         counter = start
         async def one(n):
             # Large-ish varied bodies so body files are really written during the kill.
-            data = (f"Subject: message {n}\\r\\n\\r\\n".encode() + os.urandom(20000).hex().encode())
+            size = 60000 if n % 2 else 10000  # both inline bodies and body files
+            data = (f"Subject: message {n}\\r\\n\\r\\n".encode() + os.urandom(size).hex().encode())
             result = await store.append(account.id, inbox.id, data)
             sys.stdout.write(f"{result.record.uid} {hashlib.sha256(data).hexdigest()}\\n")
             sys.stdout.flush()
@@ -89,9 +90,11 @@ async def test_acknowledged_appends_survive_kill_9(tmp_path) -> None:
             uids = sorted(records)
             assert len(uids) == len(set(uids))
             assert (await store.quota(account.id)).messages == len(records)
-            # No body file without a committed row, and every row has its file.
-            files = set(body_files(tmp_path))
-            assert files == {r.blob_id for r in records.values()}
+            # No body file without a committed row, and every file-backed row has its file.
+            bodies = stored_bodies(tmp_path)
+            assert {r.blob_id for r in records.values()} == set(bodies)
+            assert set(body_files(tmp_path)) == {sha for sha, is_file in bodies.items() if is_file}
+            assert any(bodies.values()) and not all(bodies.values())
             assert not any((tmp_path / "blobs" / "tmp").iterdir())
             assert await store.get_messages(account.id, inbox.id, UidSet()) == []
         finally:

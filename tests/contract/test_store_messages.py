@@ -10,7 +10,7 @@ from postier.errors import AlreadyExists, InvalidArgument, NotFound, OverQuota
 from postier.store.changes import FlagsChanged, MessageAdded, MessagesExpunged
 from postier.store.interface import DeliveryTarget
 from postier.types import FlagOp, UidSet
-from tests.contract.bodies import body_files
+from tests.contract.bodies import body_files, stored_bodies
 
 MESSAGE = (b"From: Alice <alice@example.test>\r\nTo: bob@example.test\r\n"
            b"Subject: =?utf-8?q?Caf=C3=A9?= meeting\r\nMessage-ID: <m1@example.test>\r\n"
@@ -135,8 +135,7 @@ async def test_delivery_shares_one_body_file(store, account) -> None:
                DeliveryTarget(other.id, mailbox="Nope", header_prefix=b"Received: two\r\n")]
     results = await store.deliver(MESSAGE, targets)
     assert all(r.error is None for r in results)
-    files = body_files(store.data_dir)
-    assert len(files) == 1
+    assert len(stored_bodies(store.data_dir)) == 1
     assert (await store.status(other.id, (await store.get_mailbox(other.id, "INBOX")).id)
             ).messages == 1
 
@@ -233,9 +232,26 @@ async def test_outbound_queue_is_durable_and_shares_bodies(store, account) -> No
     # The Sent copy and the queued copy share one body file, freed when both are gone.
     sent = await store.get_mailbox(account.id, "Sent")
     await store.append(account.id, sent.id, MESSAGE)
-    assert len(body_files(store.data_dir)) == 1
+    assert len(stored_bodies(store.data_dir)) == 1
     await store.delete_queued(queue_id)
     assert await store.list_queue() == []
-    assert len(body_files(store.data_dir)) == 1
+    assert len(stored_bodies(store.data_dir)) == 1
     with pytest.raises(NotFound):
         await store.delete_queued(queue_id)
+
+
+async def test_large_bodies_are_files_and_small_ones_inline(store, account) -> None:
+    inbox = await store.get_mailbox(account.id, "INBOX")
+    small = MESSAGE
+    large = MESSAGE + b"x" * 200_000 + b"\r\n"
+    await store.append(account.id, inbox.id, small)
+    await store.append(account.id, inbox.id, large)
+    bodies = stored_bodies(store.data_dir)
+    assert sorted(bodies.values()) == [False, True]
+    assert body_files(store.data_dir) == [sha for sha, is_file in bodies.items() if is_file]
+    records = await store.get_messages(account.id, inbox.id)
+    assert [await store.read_message(account.id, r) for r in records] == [small, large]
+    await store.set_flags(account.id, inbox.id, UidSet.of([1, 2]), FlagOp.ADD,
+                          frozenset({"\\Deleted"}))
+    await store.expunge(account.id, inbox.id)
+    assert stored_bodies(store.data_dir) == {} and body_files(store.data_dir) == []

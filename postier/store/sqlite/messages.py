@@ -142,12 +142,14 @@ def ref_body(tx: Transaction, blobs: FileBlobStore, body: StoredBody) -> int:
                           " RETURNING id", (body.blob,)).fetchone()
     if row is not None:
         return int(row[0])
-    # A new row promises the file exists. The file may have been unlinked by an earlier job that
-    # dropped the last reference after this body was written: then the caller writes it again.
-    if not blobs.exists(body.blob):
+    # A new file-backed row promises the file exists. The file may have been unlinked by an
+    # earlier job that dropped the last reference after this body was written: then the caller
+    # writes it again. Inline bodies travel in this very transaction and cannot vanish.
+    if body.inline is None and not blobs.exists(body.blob):
         raise TryLater("message body vanished before commit; retrying")
-    rowid = int(tx.conn.execute("INSERT INTO blobs (sha256, size, refcount) VALUES (?, ?, 1)"
-                                " RETURNING id", (body.blob, body.size)).fetchone()[0])
+    rowid = int(tx.conn.execute("INSERT INTO blobs (sha256, size, refcount, data)"
+                                " VALUES (?, ?, 1, ?) RETURNING id",
+                                (body.blob, body.size, body.inline)).fetchone()[0])
     tx.conn.execute("INSERT INTO blob_text (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)",
                     (rowid, body.parsed.search_subject, body.parsed.search_addresses,
                      body.parsed.search_body))
@@ -157,12 +159,13 @@ def ref_body(tx: Transaction, blobs: FileBlobStore, body: StoredBody) -> int:
 def unref_bodies(tx: Transaction, blobs: FileBlobStore, rowids: Iterable[int]) -> None:
     for rowid in rowids:
         row = tx.conn.execute("UPDATE blobs SET refcount = refcount - 1 WHERE id = ?"
-                              " RETURNING refcount, sha256", (rowid,)).fetchone()
+                              " RETURNING refcount, sha256, data IS NULL", (rowid,)).fetchone()
         if row is not None and row[0] <= 0:
             tx.conn.execute("DELETE FROM blobs WHERE id = ?", (rowid,))
             tx.conn.execute("DELETE FROM blob_text WHERE rowid = ?", (rowid,))
-            blob = BlobId(row[1])
-            tx.after_commit.append(lambda blob=blob: blobs.delete(blob))  # type: ignore[misc]
+            if row[2]:
+                blob = BlobId(row[1])
+                tx.after_commit.append(lambda blob=blob: blobs.delete(blob))  # type: ignore[misc]
 
 
 def insert_message(tx: Transaction, blobs: FileBlobStore, account: AccountId,
@@ -347,6 +350,19 @@ def get_messages(conn: sqlite3.Connection, account: AccountId, mailbox: MailboxI
     return [row_to_record(r) for r in conn.execute(
         f"SELECT {_RECORD_COLUMNS} FROM messages m JOIN blobs b ON b.id = m.blob_rowid"
         f" WHERE m.mailbox_id = ?{clause} ORDER BY m.uid", [mailbox, *params])]
+
+
+def read_body(conn: sqlite3.Connection, blobs: FileBlobStore, blob: BlobId) -> bytes:
+    """A stored body, from the database when inline, else from its file."""
+    row = conn.execute("SELECT data FROM blobs WHERE sha256 = ?", (blob,)).fetchone()
+    if row is None:
+        raise NotFound("the message no longer exists")
+    if row[0] is not None:
+        return bytes(row[0])
+    try:
+        return blobs.read(blob)
+    except FileNotFoundError as exc:
+        raise NotFound("the message no longer exists") from exc
 
 
 def vanished_since(conn: sqlite3.Connection, account: AccountId, mailbox: MailboxId,

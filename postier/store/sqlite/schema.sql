@@ -1,5 +1,5 @@
 -- Postier embedded store, schema version 1.
--- Bodies live in files (store/blobs_fs.py); this database holds everything else.
+-- Small bodies live inline in ``blobs.data``; larger ones in files (store/blobs_fs.py).
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS blobs (
     id       INTEGER PRIMARY KEY,
     sha256   TEXT NOT NULL UNIQUE,
     size     INTEGER NOT NULL,
-    refcount INTEGER NOT NULL
+    refcount INTEGER NOT NULL,
+    data     BLOB               -- the body itself when small; NULL when it is a file
 );
 
 -- Full-text index per distinct body, shared by every copy of it.
@@ -99,20 +100,30 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     ret         TEXT,
     body_type   TEXT,
     smtputf8    INTEGER NOT NULL DEFAULT 0,
+    message_id  TEXT,                          -- the Message-ID field, for delivery status
     created_at  TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS queue_by_account ON queue_messages (account_id, id);
 
 CREATE TABLE IF NOT EXISTS queue_recipients (
-    id           INTEGER PRIMARY KEY,
-    message_id   INTEGER NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
-    address      TEXT NOT NULL,
-    notify       TEXT NOT NULL DEFAULT '',     -- DSN NOTIFY values, comma-separated
-    orcpt        TEXT,
-    state        TEXT NOT NULL DEFAULT 'pending',
-    attempts     INTEGER NOT NULL DEFAULT 0,
-    next_attempt TEXT NOT NULL,
-    last_error   TEXT,
-    remote_reply TEXT,
-    updated_at   TEXT NOT NULL
+    id             INTEGER PRIMARY KEY,
+    message_id     INTEGER NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
+    address        TEXT NOT NULL,
+    notify         TEXT NOT NULL DEFAULT '',   -- DSN NOTIFY values, comma-separated
+    orcpt          TEXT,
+    state          TEXT NOT NULL DEFAULT 'pending',
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    next_attempt   TEXT NOT NULL,
+    last_error     TEXT,
+    remote_reply   TEXT,
+    status         TEXT,                       -- RFC 3463 code of the last outcome
+    remote_mta     TEXT,                       -- the server that gave it
+    last_attempt   TEXT,
+    lease_until    TEXT,                       -- a runner is delivering it until then
+    notice         TEXT,                       -- DSN still to send: failed/delayed/delivered/relayed
+    delay_notified INTEGER NOT NULL DEFAULT 0,
+    updated_at     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS queue_due ON queue_recipients (state, next_attempt);
+CREATE INDEX IF NOT EXISTS queue_notices ON queue_recipients (notice) WHERE notice IS NOT NULL;
+CREATE INDEX IF NOT EXISTS queue_recipients_message ON queue_recipients (message_id);
