@@ -30,8 +30,11 @@ from postier.config import (
     render_config,
 )
 from postier.errors import ConfigError, InvalidArgument, MailError
+from postier.queue import admin as queue_admin
+from postier.queue.signing import dkim_instructions, ensure_key
 from postier.server import PostierServer, open_store
 from postier.store.interface import Store
+from postier.types import Pop3DeletePolicy
 
 __all__ = ["main"]
 
@@ -95,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     _user_commands(commands.add_parser("user", help="manage accounts"))
     _domain_commands(commands.add_parser("domain", help="manage mail domains"))
     _alias_commands(commands.add_parser("alias", help="manage aliases"))
+    queue_admin.add_commands(commands.add_parser("queue", help="outbound mail: list, show, "
+                                                 "retry, delete"), _with_store)
     return parser
 
 
@@ -120,6 +125,11 @@ def _user_commands(user: argparse.ArgumentParser) -> None:
     quota.add_argument("address")
     quota.add_argument("size")
     quota.set_defaults(run=_cmd_user_quota)
+    pop3 = sub.add_parser("pop3-policy",
+                          help="what a POP3 delete does: trash (default), expunge or keep")
+    pop3.add_argument("address")
+    pop3.add_argument("policy", choices=[p.value for p in Pop3DeletePolicy])
+    pop3.set_defaults(run=_cmd_user_pop3_policy)
 
 
 def _domain_commands(domain: argparse.ArgumentParser) -> None:
@@ -135,6 +145,9 @@ def _domain_commands(domain: argparse.ArgumentParser) -> None:
     catch.add_argument("name")
     catch.add_argument("address", help="target address, or 'none' to turn it off")
     catch.set_defaults(run=_cmd_domain_catch_all)
+    signing = sub.add_parser("dkim", help="print the DKIM DNS record to publish for a domain")
+    signing.add_argument("name")
+    signing.set_defaults(run=_cmd_domain_dkim)
 
 
 def _alias_commands(alias: argparse.ArgumentParser) -> None:
@@ -238,6 +251,8 @@ def initialise(directory: Path, *, hostname: str, domains: list[str], cert: Path
                 await store.close()
 
         asyncio.run(add_domains())
+        for name in names:
+            ensure_key(config.data_dir, name, config.queue.dkim_selector)
         tmp.replace(config_file)
     except BaseException:
         if created_dir:
@@ -356,9 +371,31 @@ def _cmd_user_quota(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_user_pop3_policy(args: argparse.Namespace) -> int:
+    address = _address(args.address)
+    policy = Pop3DeletePolicy(args.policy)
+    _with_store(args, lambda s: s.set_pop3_delete_policy(address, policy))
+    print(f"POP3 delete policy of {address}: {policy.value}")
+    return 0
+
+
 def _cmd_domain_add(args: argparse.Namespace) -> int:
     domain = _with_store(args, lambda s: s.add_domain(args.name))
+    config = _load(args)
+    ensure_key(config.data_dir, domain.name, config.queue.dkim_selector)
     print(f"added {domain.name}")
+    print(f"publish its DKIM key: postier domain dkim {domain.name}")
+    return 0
+
+
+def _cmd_domain_dkim(args: argparse.Namespace) -> int:
+    """RFC 6376 §3.6.2.1: the record goes at <selector>._domainkey.<domain>, as TXT."""
+    config = _load(args)
+    name = normalize_domain(args.name)
+    if _with_store(args, lambda s: s.get_domain(name)) is None:
+        raise CliError(f"{name} is not a domain of this server; add it with "
+                       f"'postier domain add {name}'")
+    print(dkim_instructions(config.data_dir, name, config.queue.dkim_selector))
     return 0
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "Config",
     "HostPort",
     "load_config",
+    "parse_duration",
     "parse_host_port",
     "parse_size",
     "render_config",
@@ -52,6 +53,23 @@ def parse_size(value: str | int) -> int:
     if not match:
         raise ValueError(f"{value!r} is not a size (examples: 1048576, 500K, 50M, 2G)")
     return int(match.group(1)) * _MULTIPLIERS[match.group(2).lower()]
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)", re.IGNORECASE)
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """``300``, ``"90s"``, ``"5m"``, ``"4h"``, ``"4d"``, ``"1h30m"`` → seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    text = str(value).strip()
+    parts = _DURATION.findall(text)
+    if not text or "".join(_DURATION.sub("", text).split()) or not parts:
+        raise ValueError(f"{value!r} is not a duration (examples: 300, 90s, 5m, 4h, 4d)")
+    return float(sum(float(number) * _SECONDS[unit.lower()] for number, unit in parts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +133,30 @@ class RelaySection:
     smarthost: HostPort | None = None
     username: str | None = None
     password: str | None = None
+    tls: str = "starttls"  # "starttls" (required), "implicit" (port 465) or "none"
+    verify_tls: bool = True  # check the smarthost's certificate and name
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSection:
+    """The outbound queue (postier/queue). Durations are seconds or "5m", "4h", "4d"."""
+
+    # Wait after the 1st, 2nd, ... failed attempt; the last value repeats until expiry.
+    retry_schedule: tuple[float, ...] = (300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0,
+                                         28800.0, 57600.0)
+    expire_after: float = 4 * 86400.0  # then the message fails and bounces (RFC 5321 §4.5.4.1)
+    delay_notice_after: float = 4 * 3600.0  # "delayed" DSN once a message waited this long
+    domain_concurrency: int = 2  # connections at once to one destination domain
+    max_connections: int = 20  # outbound connections at once in total
+    connect_timeout: float = 30.0
+    command_timeout: float = 300.0  # RFC 5321 §4.5.3.2: 5 minutes for MAIL, RCPT, ...
+    data_timeout: float = 600.0  # RFC 5321 §4.5.3.2.6: 10 minutes after the final dot
+    dns_timeout: float = 10.0
+    poll_interval: float = 5.0  # how often the queue looks for new or due messages
+    lease: float = 900.0  # a claimed recipient is retried after this if its delivery died
+    retention: float = 7 * 86400.0  # finished entries stay visible (delivery status) this long
+    remote_port: int = 25  # port of MX hosts (RFC 5321); only tests change it
+    dkim_selector: str = "postier"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +199,16 @@ class LogSection:
 
 
 @dataclass(frozen=True, slots=True)
+class Pop3Section:
+    # Days a message stays in Trash (by its internal date) for accounts whose POP3 delete policy
+    # is "trash"; 0 keeps Trash forever.
+    trash_retention_days: int = 30
+    # Seconds between two logins of one account, advertised as LOGIN-DELAY (RFC 2449 §6.5) and
+    # enforced; 0 advertises and enforces nothing.
+    login_delay: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerSection = field(default_factory=ServerSection)
     tls: TlsSection = field(default_factory=TlsSection)
@@ -166,7 +218,9 @@ class Config:
     auth: AuthSection = field(default_factory=AuthSection)
     store: StoreSection = field(default_factory=StoreSection)
     dns: DnsSection = field(default_factory=DnsSection)
+    queue: QueueSection = field(default_factory=QueueSection)
     log: LogSection = field(default_factory=LogSection)
+    pop3: Pop3Section = field(default_factory=Pop3Section)
     path: Path | None = None  # the file it was loaded from
 
     @property
@@ -175,6 +229,10 @@ class Config:
 
 
 _SIZE_KEYS = {"max_message_size"}
+_DURATION_KEYS = {"retry_schedule", "expire_after", "delay_notice_after", "connect_timeout",
+                  "command_timeout", "data_timeout", "dns_timeout", "poll_interval", "lease",
+                  "retention"}
+_RELAY_TLS = {"starttls", "implicit", "none"}
 _LOG_LEVELS = {"debug", "info", "warning", "error"}
 _BACKENDS = {"sqlite", "postgresql"}
 
@@ -249,6 +307,8 @@ def _convert(hint: Any, key: str, value: Any, base: Path) -> Any:
         return path if path.is_absolute() else base / path
     if key in _SIZE_KEYS:
         return parse_size(value)
+    if key in _DURATION_KEYS:
+        return parse_duration(value)
     if hint is bool:
         if not isinstance(value, bool):
             raise TypeError(f"expected true or false, got {value!r}")
@@ -281,6 +341,14 @@ def _check(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: [store] backend must be one of {sorted(_BACKENDS)}")
     if config.store.backend == "postgresql" and not config.store.dsn:
         raise ConfigError(f"{where}: [store] backend = \"postgresql\" needs a dsn")
+    if config.relay.tls not in _RELAY_TLS:
+        raise ConfigError(f"{where}: [relay] tls must be one of {sorted(_RELAY_TLS)}")
+    if not config.queue.retry_schedule or min(config.queue.retry_schedule) <= 0:
+        raise ConfigError(f"{where}: [queue] retry_schedule needs at least one positive "
+                          "duration (example: [\"5m\", \"30m\", \"2h\"])")
+    if config.queue.domain_concurrency < 1 or config.queue.max_connections < 1:
+        raise ConfigError(f"{where}: [queue] domain_concurrency and max_connections must be "
+                          "at least 1")
     if config.limits.smtp_line_length < 512:
         raise ConfigError(f"{where}: [limits] smtp_line_length must be at least 512 "
                           "(RFC 5321 §4.5.3.1.4 requires 512 for command lines)")
@@ -322,4 +390,12 @@ allow_plaintext = false   # true lets clients send passwords without TLS (not re
 
 # [relay]
 # smarthost = "smtp.provider.example:587"   # send all outbound mail through this host
+# username = "you@provider.example"
+# password = "secret"
+# tls = "starttls"                          # or "implicit" (port 465), or "none"
+
+# [queue]
+# retry_schedule = ["5m", "10m", "30m", "1h", "2h", "4h", "8h", "16h"]   # the last repeats
+# expire_after = "4d"                       # then the sender gets a bounce
+# delay_notice_after = "4h"                 # the sender is told the message is delayed
 """

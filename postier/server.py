@@ -47,7 +47,10 @@ BackgroundTask = Callable[[Services], Awaitable[None]]
 
 
 def _background_tasks() -> list[tuple[str, BackgroundTask]]:
-    return []
+    from postier.pop3.retention import trash_retention
+    from postier.queue.runner import run_queue
+
+    return [("pop3-trash-retention", trash_retention), ("queue", run_queue)]
 
 
 def _protocols() -> dict[str, ProtocolEntry]:
@@ -57,10 +60,14 @@ def _protocols() -> dict[str, ProtocolEntry]:
     def smtp(listener: str) -> SessionFactory:
         return lambda services: smtp_handler(services, listener)
 
+    from postier.pop3.session import pop3_handler, pop3_refuser
+
     return {
         "smtp": ProtocolEntry(TlsMode.STARTTLS, smtp("smtp"), smtp_refuser),
         "submission": ProtocolEntry(TlsMode.STARTTLS, smtp("submission"), smtp_refuser),
         "submissions": ProtocolEntry(TlsMode.IMPLICIT, smtp("submissions"), smtp_refuser),
+        "pop3": ProtocolEntry(TlsMode.STARTTLS, pop3_handler, pop3_refuser),
+        "pop3s": ProtocolEntry(TlsMode.IMPLICIT, pop3_handler, pop3_refuser),
     }
 
 _LABELS = {"smtp": "SMTP (incoming, MX)", "submission": "SMTP (sending)",

@@ -1,1 +1,1 @@
-"""mailauth."""
+"""Mail authentication: DKIM signing today (SPF and DMARC verification later). Pure modules."""

@@ -85,6 +85,9 @@ def test_user_lifecycle(initialised: Path) -> None:
     listing = postier(*config, "user", "list")
     assert [line.split("\t")[0] for line in listing.stdout.splitlines()] == ["alice@example.test"]
     assert "10.0 MiB" in listing.stdout
+    policy = postier(*config, "user", "pop3-policy", "alice@example.test", "keep")
+    assert policy.returncode == 0 and "keep" in policy.stdout
+    assert postier(*config, "user", "pop3-policy", "alice@example.test", "shred").returncode == 2
     changed = postier(*config, "user", "passwd", "alice@example.test", "--password-stdin",
                       stdin="new-secret\n")
     assert changed.returncode == 0
