@@ -60,9 +60,12 @@ def _protocols() -> dict[str, ProtocolEntry]:
     def smtp(listener: str) -> SessionFactory:
         return lambda services: smtp_handler(services, listener)
 
+    from postier.imap.session import imap_handler
     from postier.pop3.session import pop3_handler, pop3_refuser
 
     return {
+        "imap": ProtocolEntry(TlsMode.STARTTLS, imap_handler),
+        "imaps": ProtocolEntry(TlsMode.IMPLICIT, imap_handler),
         "smtp": ProtocolEntry(TlsMode.STARTTLS, smtp("smtp"), smtp_refuser),
         "submission": ProtocolEntry(TlsMode.STARTTLS, smtp("submission"), smtp_refuser),
         "submissions": ProtocolEntry(TlsMode.IMPLICIT, smtp("submissions"), smtp_refuser),

@@ -1,0 +1,150 @@
+"""FETCH and UID FETCH (RFC 9051 §6.4.5, §6.4.9).
+
+How this works
+--------------
+The messages are handled in batches of ``BATCH`` sequence numbers: one ``get_messages`` query
+per batch (``common.load_records``), then, only when an item needs it, the bodies, read
+``READ_AHEAD`` at a time concurrently (at most ``READ_AHEAD_BYTES`` in memory). Each message is
+rendered by ``imap/fetch.py`` and written as it goes, so memory stays bounded and a slow
+client slows the FETCH down rather than filling the server (the context flushes with
+back-pressure).
+
+Items that set \\Seen (BODY[...] without .PEEK, RFC822, RFC822.TEXT, BINARY[...]) set it for
+the batch in one store call before rendering, and the changed messages get FLAGS in their
+response (RFC 9051 §6.4.5); the view records the change so the hub's echo is not sent again.
+In IMAP4rev1, FLAGS include \\Recent for this session's recent messages. CHANGEDSINCE and
+the MODSEQ item (RFC 7162 §3.1.4) turn CONDSTORE on; CHANGEDSINCE then skips messages whose
+MODSEQ is not above it and adds MODSEQ to the rest.
+
+A message that was expunged by another session but whose EXPUNGE the client has not seen yet
+has no record any more: it is left out, and a non-UID FETCH ends with
+``NO [EXPUNGEISSUED]`` (RFC 9051 §7.1, as Dovecot does), a UID FETCH with OK (RFC 9051
+§6.4.9: nonexistent UIDs are ignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from postier.errors import NotFound
+from postier.imap.commands import Fetch, FetchAttribute
+from postier.imap.context import Context
+from postier.imap.errors import bad, no
+from postier.imap.fetch import FetchContext, FetchError, fetch_response, needs_body, sets_seen
+from postier.imap.handlers.common import load_records, select_messages
+from postier.imap.responses import SimpleCode, Status, Tagged
+from postier.imap.selected import RECENT
+from postier.store.interface import MessageState
+from postier.types import SEEN, FlagOp, MessageRecord, UidSet
+
+__all__ = ["BATCH", "handle_fetch"]
+
+BATCH = 1000
+READ_AHEAD = 16  # message bodies read concurrently
+READ_AHEAD_BYTES = 8 * 1024 * 1024
+
+
+def _code(name: str) -> SimpleCode | None:
+    try:
+        return SimpleCode(name)
+    except ValueError:
+        return None
+
+
+async def handle_fetch(ctx: Context, tag: str, command: Fetch) -> Tagged:
+    if command.vanished:
+        raise bad("VANISHED needs QRESYNC, which is not supported")
+    messages = select_messages(ctx, command.sequence, uid=command.uid)
+    if command.changed_since is not None or FetchAttribute.MODSEQ in command.items:
+        await ctx.enable_condstore()  # RFC 7162 §3.1: a CONDSTORE enabling command
+    missing = False
+    for start in range(0, len(messages), BATCH):
+        missing |= await _fetch_batch(ctx, command, messages[start : start + BATCH])
+    if missing and not command.uid:
+        return Tagged(tag, Status.NO, "some of the requested messages no longer exist",
+                      SimpleCode.EXPUNGEISSUED)
+    return Tagged(tag, Status.OK, "FETCH completed")
+
+
+async def _fetch_batch(ctx: Context, command: Fetch, batch: list[tuple[int, int]]) -> bool:
+    """Send FETCH responses for ``batch``; True if some message no longer exists."""
+    selection = ctx.selected
+    view = selection.view
+    records = await load_records(ctx, batch)
+    changed: dict[int, MessageState] = {}
+    if sets_seen(command.items) and not view.readonly:
+        unseen = [uid for uid, record in records.items() if SEEN not in record.flags]
+        if unseen:
+            result = await ctx.store.set_flags(ctx.account, selection.mailbox.id,
+                                               UidSet.of(unseen), FlagOp.ADD,
+                                               frozenset({SEEN}))
+            for state in result.changed:
+                view.note_own_flags(state.uid, state.modseq)
+                changed[state.uid] = state
+    with_body = needs_body(command.items)
+    asks_flags = FetchAttribute.FLAGS in command.items
+    missing = False
+    changed_since = command.changed_since
+    # The cache pays off for a few messages fetched piece by piece, not for a bulk listing.
+    cache = ctx.structure_cache if len(batch) <= 64 else None
+    wanted: list[tuple[int, MessageRecord]] = []
+    for seq, uid in batch:
+        record = records.get(uid)
+        if record is None:
+            missing = True
+        elif changed_since is None or record.modseq > changed_since or uid in changed:
+            wanted.append((seq, record))  # CHANGEDSINCE: only messages changed since
+    bodies: dict[int, bytes | None] = {}  # None: the body is gone
+    for position, (seq, record) in enumerate(wanted):
+        uid = record.uid
+        body = None
+        if with_body:
+            if uid not in bodies:
+                bodies = await _read_ahead(ctx, wanted[position:])
+            body = bodies.pop(uid, None)
+            if body is None:
+                missing = True
+                continue
+        seen_now = changed.get(uid)
+        flags, modseq = ((seen_now.flags, seen_now.modseq) if seen_now
+                         else (record.flags, record.modseq))
+        if asks_flags:
+            view.note_own_flags(uid, modseq)  # the client now knows these flags
+        if not ctx.rev2 and view.is_recent(uid):
+            flags = flags | {RECENT}
+        fetch_context = FetchContext(seq, record, body, utf8=ctx.rev2, rev2=ctx.rev2)
+        try:
+            # With CONDSTORE, a FETCH that reports a flag change carries UID and MODSEQ
+            # (RFC 7162 §3.1); CHANGEDSINCE implies MODSEQ (§3.1.4.1).
+            reports_change = ctx.condstore and seen_now is not None
+            response = fetch_response(
+                command.items, fetch_context, flags=flags, modseq=modseq,
+                include_uid=command.uid or reports_change, include_flags=seen_now is not None,
+                include_modseq=reports_change or changed_since is not None,
+                cache=cache)
+        except FetchError as error:
+            raise no(error.text, _code(error.code)) from None
+        await ctx.send(response)
+    return missing
+
+
+async def _read_ahead(ctx: Context,
+                      upcoming: list[tuple[int, MessageRecord]]) -> dict[int, bytes | None]:
+    """The bodies of the next few messages, read concurrently (reader threads in parallel),
+    at most ``READ_AHEAD`` messages or ``READ_AHEAD_BYTES`` (at least one message)."""
+    group: list[MessageRecord] = []
+    size = 0
+    for _seq, record in upcoming:
+        if group and (len(group) >= READ_AHEAD or size + record.size > READ_AHEAD_BYTES):
+            break
+        group.append(record)
+        size += record.size
+
+    async def read(record: MessageRecord) -> bytes | None:
+        try:
+            return await ctx.store.read_message(ctx.account, record)
+        except NotFound:
+            return None
+
+    data = await asyncio.gather(*(read(record) for record in group))
+    return {record.uid: body for record, body in zip(group, data, strict=True)}

@@ -1,0 +1,116 @@
+"""SEARCH (plain, ESEARCH, SAVE/$, charsets, full-text), SORT and THREAD."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from postier.store.interface import Store
+from tests.session.imap.client import ImapClient, deliver, message
+
+
+async def _three(users: Store) -> None:
+    await deliver(users, message("Quarterly report", "Numbers inside: revenue grew.\r\n",
+                                 sender="carol@example.test"),
+                  flags=frozenset({"\\Seen"}), when=datetime(2024, 1, 10, tzinfo=UTC))
+    await deliver(users, message("Lunch?", "Pizza or sushi today?\r\n"),
+                  flags=frozenset({"\\Flagged", "$Later"}),
+                  when=datetime(2024, 2, 10, tzinfo=UTC))
+    await deliver(users, message("Re: Quarterly report", "Thanks for the numbers.\r\n",
+                                 extra="X-Priority: 1\r\n"),
+                  when=datetime(2024, 3, 10, tzinfo=UTC))
+
+
+async def test_search_keys(client: ImapClient, users: Store) -> None:
+    await _three(users)
+    await client.ok("SELECT INBOX")
+    cases = {
+        "ALL": "1 2 3",
+        "SEEN": "1",
+        "UNSEEN": "2 3",
+        "FLAGGED": "2",
+        "KEYWORD $Later": "2",
+        "UNKEYWORD $Later": "1 3",
+        "SUBJECT quarterly": "1 3",
+        "FROM carol": "1",
+        "NOT FROM carol": "2 3",
+        "OR SEEN FLAGGED": "1 2",
+        "SINCE 1-Feb-2024": "2 3",
+        "BEFORE 1-Feb-2024": "1",
+        "ON 10-Feb-2024": "2",
+        "HEADER X-Priority 1": "3",
+        "BODY pizza": "2",
+        "TEXT numbers": "1 3",
+        "TEXT carol": "1",
+        "2:3": "2 3",
+        "UID 1,3": "1 3",
+        "LARGER 1": "1 2 3",
+        "SMALLER 1": "",
+        "RECENT": "1 2 3",
+        "NEW": "2 3",
+        "(SEEN) (NOT FLAGGED)": "1",
+    }
+    for criteria, expected in cases.items():
+        lines = await client.ok(f"SEARCH {criteria}")
+        assert lines[0] == f"* SEARCH {expected}".rstrip(), criteria
+
+
+async def test_uid_search_and_charset(client: ImapClient, users: Store) -> None:
+    await _three(users)
+    await client.ok("SELECT INBOX")
+    assert (await client.ok("UID SEARCH SUBJECT lunch"))[0] == "* SEARCH 2"
+    assert (await client.ok("SEARCH CHARSET UTF-8 SUBJECT lunch"))[0] == "* SEARCH 2"
+    lines = await client.command("SEARCH CHARSET KOI9 SUBJECT x")
+    assert lines[-1].startswith("a5 NO [BADCHARSET")
+    assert (await client.command("SEARCH BOGUS"))[-1].startswith("a6 BAD")
+
+
+async def test_esearch_return_options(client: ImapClient, users: Store) -> None:
+    await _three(users)
+    await client.ok("SELECT INBOX")
+    lines = await client.ok("SEARCH RETURN (MIN MAX COUNT ALL) SUBJECT quarterly")
+    assert lines[0] == '* ESEARCH (TAG "a3") MIN 1 MAX 3 COUNT 2 ALL 1,3'
+    lines = await client.ok("UID SEARCH RETURN () ALL")
+    assert lines[0] == '* ESEARCH (TAG "a4") UID ALL 1:3'
+    lines = await client.ok("SEARCH RETURN (COUNT) SUBJECT nothing-like-this")
+    assert lines[0] == '* ESEARCH (TAG "a5") COUNT 0'
+
+
+async def test_imap4rev2_search_answers_esearch(client: ImapClient, users: Store) -> None:
+    await _three(users)
+    await client.ok("ENABLE IMAP4rev2")
+    await client.ok("SELECT INBOX")
+    assert (await client.ok("SEARCH SEEN"))[0] == '* ESEARCH (TAG "a4") ALL 1'
+
+
+async def test_searchres_save_and_reuse(client: ImapClient, users: Store) -> None:
+    await _three(users)
+    await client.ok("SELECT INBOX")
+    lines = await client.ok("SEARCH RETURN (SAVE) SUBJECT quarterly")
+    assert lines[:-1] == []
+    assert (await client.ok("FETCH $ UID"))[:-1] == ["* 1 FETCH (UID 1)", "* 3 FETCH (UID 3)"]
+    assert (await client.ok("SEARCH $ SEEN"))[0] == "* SEARCH 1"
+    await client.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    await client.ok("EXPUNGE")
+    assert (await client.ok("UID FETCH $ UID"))[:-1] == ["* 2 FETCH (UID 3)"]
+    lines = await client.ok("SEARCH RETURN (SAVE MIN) ALL")
+    assert lines[:-1] == ['* ESEARCH (TAG "a9") MIN 1']
+    assert (await client.ok("FETCH $ UID"))[:-1] == ["* 1 FETCH (UID 2)"]
+
+
+async def test_sort(client: ImapClient, users: Store) -> None:
+    await _three(users)
+    await client.ok("SELECT INBOX")
+    assert (await client.ok("SORT (SUBJECT) UTF-8 ALL"))[0] == "* SORT 2 1 3"
+    assert (await client.ok("SORT (REVERSE ARRIVAL) UTF-8 ALL"))[0] == "* SORT 3 2 1"
+    assert (await client.ok("UID SORT (FROM) UTF-8 SUBJECT quarterly"))[0] == "* SORT 3 1"
+
+
+async def test_thread(client: ImapClient, users: Store) -> None:
+    await deliver(users, message("Plan", extra="Message-ID: <a@x>\r\n"))
+    await deliver(users, message("Other"))
+    await deliver(users, message("Re: Plan", extra="In-Reply-To: <a@x>\r\nReferences: <a@x>\r\n"))
+    await client.ok("SELECT INBOX")
+    lines = await client.ok("THREAD ORDEREDSUBJECT UTF-8 ALL")
+    assert lines[0] == "* THREAD (1 3)(2)"  # same Date: in mailbox order
+    lines = await client.ok("UID THREAD REFERENCES UTF-8 ALL")
+    assert lines[0].startswith("* THREAD ")
