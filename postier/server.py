@@ -60,8 +60,25 @@ def _protocols() -> dict[str, ProtocolEntry]:
     def smtp(listener: str) -> SessionFactory:
         return lambda services: smtp_handler(services, listener)
 
+    from collections.abc import Sequence
+
     from postier.imap.session import imap_handler
     from postier.pop3.session import pop3_handler, pop3_refuser
+    from postier.smtp.delivery import ClientInfo
+    from postier.smtp.submit import SubmitResult, submit_message
+    from postier.types import Principal
+    from postier.web.handler import web_handler, web_refuser
+
+    def web(services: Services) -> ConnectionHandler:
+        # The webmail sends through SMTP submission, handed in here: protocols do not import
+        # each other.
+        async def submit(principal: Principal, sender: str, recipients: Sequence[str],
+                         data: bytes, *, client_ip: str, tls: bool) -> SubmitResult:
+            client = ClientInfo(None, client_ip or None, "HTTPS" if tls else "HTTP")
+            return await submit_message(services, principal, sender, recipients, data,
+                                        client=client)
+
+        return web_handler(services, submit)
 
     return {
         "imap": ProtocolEntry(TlsMode.STARTTLS, imap_handler),
@@ -71,6 +88,8 @@ def _protocols() -> dict[str, ProtocolEntry]:
         "submissions": ProtocolEntry(TlsMode.IMPLICIT, smtp("submissions"), smtp_refuser),
         "pop3": ProtocolEntry(TlsMode.STARTTLS, pop3_handler, pop3_refuser),
         "pop3s": ProtocolEntry(TlsMode.IMPLICIT, pop3_handler, pop3_refuser),
+        "http": ProtocolEntry(TlsMode.NONE, web, web_refuser),
+        "https": ProtocolEntry(TlsMode.IMPLICIT, web, web_refuser),
     }
 
 _LABELS = {"smtp": "SMTP (incoming, MX)", "submission": "SMTP (sending)",

@@ -1,0 +1,1 @@
+"""Route families of the webmail; each module exports ``ROUTES``."""
