@@ -100,7 +100,21 @@ def _parser() -> argparse.ArgumentParser:
     _alias_commands(commands.add_parser("alias", help="manage aliases"))
     queue_admin.add_commands(commands.add_parser("queue", help="outbound mail: list, show, "
                                                  "retry, delete"), _with_store)
+    migrate = commands.add_parser("migrate", help="bring the store's schema up to date")
+    migrate.set_defaults(run=_cmd_migrate)
+    _store_commands(commands.add_parser("store", help="copy a store to another backend"))
     return parser
+
+
+def _store_commands(store: argparse.ArgumentParser) -> None:
+    sub = store.add_subparsers(title="store commands", metavar="ACTION", required=True)
+    copy = sub.add_parser("copy", help="copy everything (accounts, mail, queue) from one store"
+                          " to another, e.g. embedded to PostgreSQL; resumable, verified")
+    copy.add_argument("--from", dest="source", type=Path, required=True, metavar="CONFIG",
+                      help="configuration file of the store to copy")
+    copy.add_argument("--to", dest="target", type=Path, required=True, metavar="CONFIG",
+                      help="configuration file of the (empty, or partly copied) target store")
+    copy.set_defaults(run=_cmd_store_copy)
 
 
 def _user_commands(user: argparse.ArgumentParser) -> None:
@@ -186,7 +200,7 @@ def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]])
     config = _load(args)
 
     async def run() -> T:
-        store = await asyncio.to_thread(open_store, config)
+        store = await open_store(config)
         try:
             return await work(store)
         finally:
@@ -243,7 +257,7 @@ def initialise(directory: Path, *, hostname: str, domains: list[str], cert: Path
         config = load_config(tmp)
 
         async def add_domains() -> None:
-            store = await asyncio.to_thread(open_store, config)
+            store = await open_store(config)
             try:
                 for name in names:
                     await store.add_domain(name)
@@ -297,6 +311,78 @@ def _cmd_check(args: argparse.Namespace) -> int:
         server_context(config.tls.cert, config.tls.key)
     print(f"{config.path}: ok")
     return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if config.store.backend == "postgresql" and config.store.dsn:
+        from postier.store.postgres.migrations import migrate_dsn
+
+        version, applied = asyncio.run(_database_errors(migrate_dsn(config.store.dsn)))
+        done = ", ".join(map(str, applied)) if applied else "none needed"
+        print(f"PostgreSQL schema at version {version} (migrations applied: {done})")
+        return 0
+    asyncio.run(_with_open_store(config, lambda store: asyncio.sleep(0)))
+    print(f"embedded store in {config.data_dir} is up to date")
+    return 0
+
+
+def _cmd_store_copy(args: argparse.Namespace) -> int:
+    from postier.store.copy import ProgressBar, copy_store
+
+    source, target = load_config(args.source), load_config(args.target)
+    if _store_identity(source) == _store_identity(target):
+        raise CliError("--from and --to name the same store; give the target's configuration")
+
+    async def run() -> str:
+        opened = [await open_store(source)]
+        try:
+            opened.append(await open_store(target))
+            report = await copy_store(_transfer(opened[0]), _transfer(opened[1]), ProgressBar())
+        finally:
+            for store in opened:
+                await store.close()
+        counts = ", ".join(f"{n} {kind}" for kind, n in report.counts.items())
+        return (f"copied {report.copied_messages} new message(s); verified {counts}\n"
+                f"content sha256: {report.digest}")
+
+    print(asyncio.run(_database_errors(run())))
+    return 0
+
+
+def _store_identity(config: Config) -> tuple[str, str]:
+    if config.store.backend == "postgresql":
+        return ("postgresql", config.store.dsn or "")
+    return ("sqlite", str(config.data_dir.resolve()))
+
+
+def _transfer(store: Store) -> Any:
+    from postier.store.postgres.store import PostgresStore
+    from postier.store.sqlite.store import SqliteStore
+
+    if isinstance(store, SqliteStore | PostgresStore):
+        return store.transfer()
+    raise CliError(f"cannot copy a {type(store).__name__}")
+
+
+async def _database_errors(work: Awaitable[T]) -> T:
+    """Database failures a user can fix (refused connection, missing rights) as one line."""
+    import asyncpg
+
+    try:
+        return await work
+    except asyncpg.PostgresError as exc:
+        raise CliError(f"PostgreSQL: {exc}") from exc
+    except (OSError, asyncpg.InterfaceError) as exc:
+        raise CliError(f"cannot reach PostgreSQL: {exc}") from exc
+
+
+async def _with_open_store(config: Config, work: Callable[[Store], Awaitable[T]]) -> T:
+    store = await open_store(config)
+    try:
+        return await work(store)
+    finally:
+        await store.close()
 
 
 def _setup_logging(level: str) -> None:

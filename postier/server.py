@@ -17,7 +17,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from postier.auth import Authenticator, MemoryThrottle, ThrottleLimits
+from postier.auth import Authenticator, FailureThrottle, MemoryThrottle, ThrottleLimits
 from postier.config import Config
 from postier.errors import ConfigError
 from postier.net.listener import Bound, Listeners, ListenerSpec, TlsMode
@@ -98,14 +98,42 @@ _LABELS = {"smtp": "SMTP (incoming, MX)", "submission": "SMTP (sending)",
 _SECURITY = {TlsMode.IMPLICIT: "SSL/TLS", TlsMode.STARTTLS: "STARTTLS", TlsMode.NONE: "none"}
 
 
-def open_store(config: Config) -> Store:
-    """Open the configured backend (blocking)."""
+async def open_store(config: Config) -> Store:
+    """Open the configured backend: the embedded store, or PostgreSQL (migrated if needed)."""
     if config.store.backend == "sqlite":
         from postier.store.sqlite.store import SqliteStore
 
-        return SqliteStore.open(config.data_dir)
+        return await asyncio.to_thread(SqliteStore.open, config.data_dir)
+    if config.store.backend == "postgresql" and config.store.dsn:
+        from postier.store.postgres.store import PostgresStore
+
+        return await PostgresStore.open(config.store.dsn)
     raise ConfigError(f"[store] backend {config.store.backend!r} is not available in this version;"
-                      " use \"sqlite\"")
+                      " use \"sqlite\" or \"postgresql\" (with a dsn)")
+
+
+def _throttle_for(store: Store, limits: ThrottleLimits) -> FailureThrottle:
+    """Login failure counters: in memory, or in PostgreSQL where several nodes must share them."""
+    from postier.store.postgres.store import PostgresStore
+
+    if isinstance(store, PostgresStore):
+        return store.failure_throttle(limits)
+    return MemoryThrottle(limits)
+
+
+async def _join_nodes(store: Store, services: Services) -> list[Callable[[], Awaitable[None]]]:
+    """On PostgreSQL, other nodes' changes come in over LISTEN, and POP3's per-account lock
+    must hold across nodes. Returns what to close on stop."""
+    from postier.store.postgres.store import PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        return []
+    from postier.pop3.session import shared_state
+
+    await store.start_listening()
+    locks = store.maildrop_locks()
+    shared_state(services).locks = locks
+    return [locks.close]
 
 
 class PostierServer:
@@ -117,18 +145,24 @@ class PostierServer:
         self.context: Services | None = None
         self._stopping = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
+        self._closers: list[Callable[[], Awaitable[None]]] = []
 
     async def start(self) -> None:
         config = self.config
         if config.tls.cert is not None and config.tls.key is not None:
             self.tls = TlsManager(config.tls.cert, config.tls.key)
-        self.store = await asyncio.to_thread(open_store, config)
+        self.store = await open_store(config)
         limits = ThrottleLimits(free_failures=config.auth.free_failures,
                                 base_delay=config.auth.delay_base,
                                 max_delay=config.auth.delay_max,
                                 window=config.auth.failure_window)
-        authenticator = Authenticator(self.store, MemoryThrottle(limits))
+        authenticator = Authenticator(self.store, _throttle_for(self.store, limits))
         context = self.context = Services(config, self.store, authenticator, self.tls)
+        try:
+            self._closers = await _join_nodes(self.store, context)
+        except BaseException:
+            await self.store.close()
+            raise
         specs: list[ListenerSpec] = []
         protocols = _protocols()
         for name in PROTOCOL_ORDER:
@@ -154,6 +188,8 @@ class PostierServer:
             await self.listeners.start(specs)
         except BaseException:
             await self.listeners.stop(grace=0)
+            for close in self._closers:
+                await close()
             await self.store.close()
             raise
         for bound in self.listeners.bound:
@@ -210,6 +246,9 @@ class PostierServer:
         self._background.clear()
         if self.listeners is not None:
             await self.listeners.stop()
+        for close in self._closers:
+            await close()
+        self._closers.clear()
         if self.store is not None:
             await self.store.close()
         runtime = self.config.data_dir / "run" / "listeners.json"

@@ -197,6 +197,15 @@ class ChangeHub:
         for listener in self._listeners:
             listener(batch)
 
+    def resynchronise(self) -> None:
+        """Tell every subscriber it may have missed changes (the link that carries other nodes'
+        changes was down): each is marked overflowed and re-reads the store."""
+        for subscribers in list(self._by_account.values()):
+            for subscription in list(subscribers):
+                subscription._pending.clear()
+                subscription.overflowed = True
+                subscription._event.set()
+
     def subscriber_count(self, account: AccountId) -> int:
         return len(self._by_account.get(account, ()))
 

@@ -98,7 +98,7 @@ async def test_delete_account_removes_its_mail(store) -> None:
     account = await store.add_account("dave@example.test", "h", None)
     inbox = await store.get_mailbox(account.id, "inbox")
     await store.append(account.id, inbox.id, b"Subject: x\r\n\r\nonly copy\r\n")
-    assert stored_bodies(store.data_dir)
+    assert await stored_bodies(store)
     await store.delete_account("dave@example.test")
     assert await store.get_account("dave@example.test") is None
-    assert not stored_bodies(store.data_dir)
+    assert not await stored_bodies(store)

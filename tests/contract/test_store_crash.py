@@ -1,28 +1,39 @@
-"""kill -9 a process that appends in a loop; every acknowledged append must survive intact."""
+"""kill -9 a process that appends in a loop; every acknowledged append must survive intact
+(on SQLite: a WAL replay and a body-file sweep; on PostgreSQL: the server's own recovery of a
+client that vanished mid-transaction)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from postier.store.sqlite.store import SqliteStore
 from postier.types import UidSet
-from tests.contract.bodies import body_files, stored_bodies
+from tests.contract.bodies import body_files, sqlite_bodies, stored_bodies
+from tests.postgres_support import fresh_schema
 
 WRITER = textwrap.dedent("""
     import asyncio, hashlib, os, sys
     from pathlib import Path
-    from postier.store.sqlite.store import SqliteStore
+
+    async def open_store(location):
+        if location.startswith("postgresql:"):
+            from postier.store.postgres.store import PostgresStore
+            return await PostgresStore.open(location)
+        from postier.store.sqlite.store import SqliteStore
+        return SqliteStore.open(Path(location))
 
     async def main(directory, start):
-        store = SqliteStore.open(Path(directory))
+        store = await open_store(directory)
         account = await store.get_account("bob@example.test")
         if account is None:
             await store.add_domain("example.test")
@@ -72,14 +83,26 @@ def _run_until_killed(directory, start: int, acks_before_kill: int) -> dict[int,
 
 
 @pytest.mark.slow
-async def test_acknowledged_appends_survive_kill_9(tmp_path) -> None:
+async def test_acknowledged_appends_survive_kill_9(backend, tmp_path) -> None:
+    if backend == "sqlite":
+        await _kill_rounds(backend, tmp_path, str(tmp_path))
+        conn = sqlite3.connect(tmp_path / "postier.sqlite3")
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.close()
+    else:
+        async with fresh_schema() as dsn:
+            await _kill_rounds(backend, tmp_path, dsn)
+
+
+async def _kill_rounds(backend: str, tmp_path, location: str) -> None:
     acknowledged: dict[int, str] = {}
     for round_number, kill_after in enumerate((40, 75, 120)):
         acknowledged.update(
-            await asyncio.to_thread(_run_until_killed, tmp_path, round_number * 10_000,
+            await asyncio.to_thread(_run_until_killed, location, round_number * 10_000,
                                     kill_after))
-        store = await asyncio.to_thread(SqliteStore.open, tmp_path)
-        try:
+        async with _reopen(backend, location) as store:
+            if backend == "postgresql":
+                await _settled(store)
             account = await store.get_account("bob@example.test")
             inbox = await store.get_mailbox(account.id, "INBOX")
             records = {r.uid: r for r in await store.get_messages(account.id, inbox.id)}
@@ -90,15 +113,53 @@ async def test_acknowledged_appends_survive_kill_9(tmp_path) -> None:
             uids = sorted(records)
             assert len(uids) == len(set(uids))
             assert (await store.quota(account.id)).messages == len(records)
-            # No body file without a committed row, and every file-backed row has its file.
-            bodies = stored_bodies(tmp_path)
+            # No body without a committed row referencing it.
+            bodies = await stored_bodies(store)
             assert {r.blob_id for r in records.values()} == set(bodies)
-            assert set(body_files(tmp_path)) == {sha for sha, is_file in bodies.items() if is_file}
-            assert any(bodies.values()) and not all(bodies.values())
-            assert not any((tmp_path / "blobs" / "tmp").iterdir())
+            if backend == "sqlite":
+                # Every file-backed row has its file, and no file lacks its row.
+                assert set(body_files(tmp_path)) == {sha for sha, is_file in bodies.items()
+                                                     if is_file}
+                assert any(bodies.values()) and not all(bodies.values())
+                assert not any((tmp_path / "blobs" / "tmp").iterdir())
+                assert sqlite_bodies(tmp_path) == bodies
             assert await store.get_messages(account.id, inbox.id, UidSet()) == []
-        finally:
-            await store.close()
-    conn = sqlite3.connect(tmp_path / "postier.sqlite3")
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    conn.close()
+
+
+async def _settled(store) -> None:
+    """A statement the killed writer had sent may still be running on its server process
+    (it commits or fails without the client): wait until none is left."""
+    async with store.database.pool.acquire() as conn:
+        for _ in range(200):
+            busy = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                " AND state <> 'idle' AND query LIKE '%postier_deliver%'")
+            if not busy:
+                return
+            await asyncio.sleep(0.05)
+
+
+def _reopen(backend: str, location: str):
+    if backend == "sqlite":
+        return _sqlite(location)
+    return _postgres(location)
+
+
+@contextlib.asynccontextmanager
+async def _sqlite(location: str):
+    store = await asyncio.to_thread(SqliteStore.open, Path(location))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def _postgres(dsn: str):
+    from postier.store.postgres.store import PostgresStore
+
+    store = await PostgresStore.open(dsn)
+    try:
+        yield store
+    finally:
+        await store.close()

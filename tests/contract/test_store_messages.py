@@ -135,7 +135,7 @@ async def test_delivery_shares_one_body_file(store, account) -> None:
                DeliveryTarget(other.id, mailbox="Nope", header_prefix=b"Received: two\r\n")]
     results = await store.deliver(MESSAGE, targets)
     assert all(r.error is None for r in results)
-    assert len(stored_bodies(store.data_dir)) == 1
+    assert len(await stored_bodies(store)) == 1
     assert (await store.status(other.id, (await store.get_mailbox(other.id, "INBOX")).id)
             ).messages == 1
 
@@ -232,10 +232,10 @@ async def test_outbound_queue_is_durable_and_shares_bodies(store, account) -> No
     # The Sent copy and the queued copy share one body file, freed when both are gone.
     sent = await store.get_mailbox(account.id, "Sent")
     await store.append(account.id, sent.id, MESSAGE)
-    assert len(stored_bodies(store.data_dir)) == 1
+    assert len(await stored_bodies(store)) == 1
     await store.delete_queued(queue_id)
     assert await store.list_queue() == []
-    assert len(stored_bodies(store.data_dir)) == 1
+    assert len(await stored_bodies(store)) == 1
     with pytest.raises(NotFound):
         await store.delete_queued(queue_id)
 
@@ -246,12 +246,48 @@ async def test_large_bodies_are_files_and_small_ones_inline(store, account) -> N
     large = MESSAGE + b"x" * 200_000 + b"\r\n"
     await store.append(account.id, inbox.id, small)
     await store.append(account.id, inbox.id, large)
-    bodies = stored_bodies(store.data_dir)
-    assert sorted(bodies.values()) == [False, True]
-    assert body_files(store.data_dir) == [sha for sha, is_file in bodies.items() if is_file]
+    bodies = await stored_bodies(store)
+    data_dir = getattr(store, "data_dir", None)
+    if data_dir is not None:  # embedded: large bodies are files
+        assert sorted(bodies.values()) == [False, True]
+        assert body_files(data_dir) == [sha for sha, is_file in bodies.items() if is_file]
+    else:  # PostgreSQL: every body is a row
+        assert list(bodies.values()) == [False, False]
     records = await store.get_messages(account.id, inbox.id)
     assert [await store.read_message(account.id, r) for r in records] == [small, large]
     await store.set_flags(account.id, inbox.id, UidSet.of([1, 2]), FlagOp.ADD,
                           frozenset({"\\Deleted"}))
     await store.expunge(account.id, inbox.id)
-    assert stored_bodies(store.data_dir) == {} and body_files(store.data_dir) == []
+    assert await stored_bodies(store) == {}
+    if data_dir is not None:
+        assert body_files(data_dir) == []
+
+
+async def test_search_text_matches_word_prefixes_like_every_backend(store, account) -> None:
+    inbox = await store.get_mailbox(account.id, "INBOX")
+    await store.append(account.id, inbox.id, b"From: alice@example.test\r\nSubject: Caf\xc3\xa9"
+                       b" foo-bar\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                       b"snake_case words and R\xc3\xa9sum\xc3\xa9s\r\n")
+    await store.append(account.id, inbox.id, b"Subject: unrelated\r\n\r\nbar foo\r\n")
+    one, both, none = UidSet.of([1]), UidSet.of([1, 2]), UidSet()
+    cases = {"caf": one, "CAFE": one, "alice@ex": one, "example.te": one, "foo-b": one,
+             "bar-foo": UidSet.of([2]), "bar-fo": UidSet.of([2]), "case": one, "resume": one,
+             "foo": both, "foo bar": both,
+             "foo unrel": UidSet.of([2]), "!!": none, "caf !!": none, '"words"': one, "": both}
+    for query, expected in cases.items():
+        assert await store.search_text(account.id, inbox.id, query) == expected, query
+
+
+async def test_recent_is_claimed_once(store, account) -> None:
+    inbox = await store.get_mailbox(account.id, "INBOX")
+    await store.append(account.id, inbox.id, MESSAGE)
+    await store.append(account.id, inbox.id, MESSAGE)
+    assert (await store.status(account.id, inbox.id)).recent == 2
+    assert await store.claim_recent(account.id, inbox.id) == 1
+    assert (await store.status(account.id, inbox.id)).recent == 0
+    await store.append(account.id, inbox.id, MESSAGE)
+    assert await store.claim_recent(account.id, inbox.id) == 3
+    assert await store.claim_recent(account.id, inbox.id) == 4
+    other = await store.add_account("zoe@example.test", "h", None)
+    with pytest.raises(NotFound):
+        await store.claim_recent(other.id, inbox.id)

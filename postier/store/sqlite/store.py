@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from postier.errors import MailError, NotFound, TryLater
 from postier.store.blobs_fs import FileBlobStore, blob_id_of
@@ -60,6 +60,9 @@ from postier.types import (
     Uid,
     UidSet,
 )
+
+if TYPE_CHECKING:
+    from postier.store.sqlite.transfer import SqliteTransfer
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
@@ -114,6 +117,12 @@ class SqliteStore:
     async def close(self) -> None:
         await self._db.close()
         self._release_lock()
+
+    def transfer(self) -> SqliteTransfer:
+        """Whole-store export and import, for ``postier store copy``."""
+        from postier.store.sqlite.transfer import SqliteTransfer
+
+        return SqliteTransfer(self._db, self._blobs, INLINE_BODY_LIMIT)
 
     def close_blocking(self) -> None:
         self._db.close_blocking()

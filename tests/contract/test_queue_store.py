@@ -1,9 +1,11 @@
-"""The queue's store operations on a real SQLite store: leases, outcomes, notices, purge,
-delivery status for the webmail."""
+"""The queue's store operations on every backend: leases, outcomes, notices, purge, delivery
+status for the webmail, and claims racing between two instances (nodes)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -15,7 +17,6 @@ from postier.store.interface import (
     RecipientState,
     RecipientUpdate,
 )
-from postier.store.sqlite.store import SqliteStore
 from postier.types import AccountId
 
 MESSAGE = b"From: a@example.test\r\nMessage-ID: <id1@example.test>\r\nSubject: s\r\n\r\nbody\r\n"
@@ -26,7 +27,7 @@ def envelope(*addresses: str, account: AccountId | None = None) -> OutboundEnvel
                             account_id=account)
 
 
-async def test_claims_lease_and_outcomes_release(store: SqliteStore) -> None:
+async def test_claims_lease_and_outcomes_release(store: Any) -> None:
     queue_id = await store.enqueue(MESSAGE, envelope("x@one.example", "y@two.example"))
     now = datetime.now(UTC) + timedelta(seconds=1)
     (claimed,) = await store.claim_due(now, now + timedelta(minutes=5), 100)
@@ -51,7 +52,7 @@ async def test_claims_lease_and_outcomes_release(store: SqliteStore) -> None:
         await store.retry_now(queue_id + 1, now)
 
 
-async def test_notices_are_an_outbox(store: SqliteStore) -> None:
+async def test_notices_are_an_outbox(store: Any) -> None:
     queue_id = await store.enqueue(MESSAGE, envelope("x@one.example", "y@one.example"))
     now = datetime.now(UTC) + timedelta(seconds=1)
     (claimed,) = await store.claim_due(now, now, 100)
@@ -72,7 +73,7 @@ async def test_notices_are_an_outbox(store: SqliteStore) -> None:
     assert await store.list_queue() == []
 
 
-async def test_outcomes_for_deleted_messages_are_dropped(store: SqliteStore) -> None:
+async def test_outcomes_for_deleted_messages_are_dropped(store: Any) -> None:
     queue_id = await store.enqueue(MESSAGE, envelope("x@one.example"))
     now = datetime.now(UTC) + timedelta(seconds=1)
     (claimed,) = await store.claim_due(now, now, 100)
@@ -82,7 +83,7 @@ async def test_outcomes_for_deleted_messages_are_dropped(store: SqliteStore) -> 
     assert await store.list_queue() == []
 
 
-async def test_delivery_status_for_the_webmail(store: SqliteStore) -> None:
+async def test_delivery_status_for_the_webmail(store: Any) -> None:
     await store.add_domain("example.test")
     account = await store.add_account("a@example.test", "x", None)
     first = await store.enqueue(MESSAGE, envelope("x@one.example", account=account.id))
@@ -93,3 +94,21 @@ async def test_delivery_status_for_the_webmail(store: SqliteStore) -> None:
     only = await store.queue_status(account.id, ["<id1@example.test>"])
     assert [(m.id, m.recipients[0].state) for m in only] == [(first, RecipientState.PENDING)]
     assert await store.queue_status(account.id, []) == []
+
+
+async def test_two_instances_never_claim_the_same_recipient(two_stores) -> None:
+    first, second = two_stores
+    queued = [await first.enqueue(MESSAGE, envelope(*(f"r{i}-{n}@one.example" for n in range(3))))
+              for i in range(20)]
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    lease = now + timedelta(minutes=5)
+    claims = await asyncio.gather(*(
+        (first if i % 2 else second).claim_due(now, lease, 7) for i in range(12)))
+    claimed = [r.id for batch in claims for m in batch for r in m.recipients]
+    assert len(claimed) == len(set(claimed)) == 60
+    assert {m.id for batch in claims for m in batch} == set(queued)
+    assert await first.claim_due(now, lease, 100) == []
+    # the leases of a node that died end, and the other node takes the work
+    later = lease + timedelta(seconds=1)
+    again = await second.claim_due(later, later + timedelta(minutes=5), 100)
+    assert sum(len(m.recipients) for m in again) == 60

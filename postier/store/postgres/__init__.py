@@ -1,0 +1,1 @@
+"""The PostgreSQL backend: several Postier nodes sharing one database."""
