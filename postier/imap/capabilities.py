@@ -10,7 +10,7 @@ CAPABILITY command and the ``[CAPABILITY ...]`` codes after STARTTLS and login a
   possible, and ``LOGINDISABLED`` while passwords may not cross in clear (RFC 9051 §6.2.3);
 * after authentication: everything implemented, ``COMPRESS=DEFLATE`` until compression is on
   (RFC 4978 §3), ``APPENDLIMIT=n`` (RFC 7889) from ``[limits] max_message_size``, and
-  CONDSTORE (RFC 7162 §3.1; QRESYNC is not implemented yet).
+  CONDSTORE and QRESYNC (RFC 7162), NOTIFY (RFC 5465).
 
 LITERAL+ (RFC 7888) rather than LITERAL-: the framer accepts non-synchronizing literals up to
 the APPEND limit, so clients need not wait for ``+`` when uploading.
@@ -27,7 +27,7 @@ _AUTHENTICATED = (
     "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH", "SEARCHRES", "SORT",
     "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "QUOTA", "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE", "MULTIAPPEND", "BINARY", "UNAUTHENTICATE", "STATUS=SIZE", "PREVIEW",
-    "WITHIN", "CONDSTORE",
+    "WITHIN", "CONDSTORE", "QRESYNC", "NOTIFY",
 )  # fmt: skip
 
 

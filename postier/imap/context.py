@@ -19,7 +19,14 @@ subscription, and the I/O primitives handlers need:
 * :meth:`Context.enable_condstore` records a CONDSTORE enabling command (RFC 7162 §3.1).
 * :meth:`Context.send_updates` drains the subscription into the view and sends what the view
   allows at this point (RFC 9051 §7.5.1); after an overflow it resubscribes and resyncs from
-  the store.
+  the store. After ENABLE QRESYNC removals go out as ``VANISHED`` (RFC 7162 §3.2.10).
+* With NOTIFY (RFC 5465, ``handlers/notify.py``) the session also has an account-wide
+  subscription (:attr:`Context.notify`), and :meth:`Context.receive` waits on it as well as on
+  the socket, so notifications go out while the client is between commands.
+
+Writes wait for the socket to drain for at most ``WRITE_TIMEOUT``: a client that stops reading
+while updates pile up is disconnected, and what piles up meanwhile is bounded (the output
+buffer flushes at ``FLUSH_SIZE``; the subscription overflows into a resync).
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from postier.auth import sasl
 from postier.imap.capabilities import capabilities
@@ -57,9 +66,13 @@ from postier.store.changes import (
 from postier.store.interface import Store
 from postier.types import AccountId, Mailbox, Principal
 
-__all__ = ["FLUSH_SIZE", "ClientSilent", "Context", "Selection", "SessionEnded", "SessionState"]
+__all__ = [
+    "FLUSH_SIZE", "WRITE_TIMEOUT", "ClientSilent", "Context", "Selection", "SessionEnded",
+    "SessionState",
+]  # fmt: skip
 
 FLUSH_SIZE = 64 * 1024
+WRITE_TIMEOUT = 120.0  # seconds a write may wait for a client that does not read
 log = logging.getLogger("postier.imap")
 
 
@@ -98,13 +111,26 @@ class Context:
         self.selection: Selection | None = None
         self.rev2 = False  # ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
         self.condstore = False  # a CONDSTORE enabling command was used (RFC 7162 §3.1)
+        self.qresync = False  # ENABLE QRESYNC (RFC 7162 §3.2.3)
+        # NOTIFY SET (RFC 5465): the filters and an account-wide subscription; None without.
+        self.notify: Any = None
+        # Sends what NOTIFY asked for; set by handlers/notify.py (which imports this module).
+        self.notifier: Callable[[Context, bool], Awaitable[None]] | None = None
         self.compression_active = False
         self.client_id: dict[str, str | None] = {}
-        self.structure_cache = StructureCache()  # BODYSTRUCTURE, then the parts: parsed once
+        self._structure_cache: StructureCache | None = None  # created on first use
         self._output: list[bytes] = []
         self._output_size = 0
 
     # -- facts ----------------------------------------------------------------------------
+
+    @property
+    def structure_cache(self) -> StructureCache:
+        """BODYSTRUCTURE, then the parts: parsed once (created lazily: idle sessions never
+        need one)."""
+        if self._structure_cache is None:
+            self._structure_cache = StructureCache()
+        return self._structure_cache
 
     @property
     def account(self) -> AccountId:
@@ -180,7 +206,7 @@ class Context:
     async def _write(self, data: bytes) -> None:
         """One write; a client that reads nothing for the idle limit is disconnected."""
         try:
-            async with asyncio.timeout(self.config.limits.imap_idle_timeout):
+            async with asyncio.timeout(min(WRITE_TIMEOUT, self.config.limits.imap_idle_timeout)):
                 await self.conn.write(data)
         except TimeoutError:
             raise SessionEnded("the client stopped reading") from None
@@ -190,11 +216,53 @@ class Context:
     async def receive(self) -> None:
         """Read once (after flushing) and feed the machine; ClientSilent after the limit."""
         await self.flush()
-        try:
-            data = await self.conn.read(timeout=self.config.limits.imap_idle_timeout)
-        except TimeoutError:
-            raise ClientSilent() from None
+        if self.notify is not None:
+            data = await self._read_notifying()
+        else:
+            try:
+                data = await self.conn.read(timeout=self.config.limits.imap_idle_timeout)
+            except TimeoutError:
+                raise ClientSilent() from None
         self.protocol.receive_data(data)
+
+    async def _read_notifying(self) -> bytes:
+        """Read, sending NOTIFY notifications as changes arrive (RFC 5465 §1: the client
+        need not IDLE). EXPUNGE/VANISHED only go out between commands (RFC 9051 §7.5.1)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.limits.imap_idle_timeout
+        read = asyncio.ensure_future(self.conn.read())
+        try:
+            while True:
+                waiters: set[asyncio.Future[Any]] = {read}
+                for subscription in self.subscriptions():
+                    waiters.add(asyncio.ensure_future(subscription.wait()))
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    raise ClientSilent()
+                done, pending = await asyncio.wait(waiters, timeout=timeout,
+                                                   return_when=asyncio.FIRST_COMPLETED)
+                for waiter in pending:
+                    if waiter is not read:
+                        waiter.cancel()
+                if read in done:
+                    return read.result()
+                if done and self.notifier is not None:
+                    await self.notifier(self, self.protocol.between_commands)
+                    await self.flush()
+                    if self.protocol.should_close:
+                        return b""
+        finally:
+            if not read.done():
+                read.cancel()
+
+    def subscriptions(self) -> list[Subscription]:
+        """The subscriptions whose changes the client is told about without asking."""
+        found = []
+        if self.selection is not None:
+            found.append(self.selection.subscription)
+        if self.notify is not None:
+            found.append(self.notify.subscription)
+        return found
 
     async def next_event(self) -> Event:
         while True:
@@ -214,6 +282,11 @@ class Context:
                                            HighestModSeqCode(self.view.highest_modseq)))
 
     # -- the selected mailbox -------------------------------------------------------------
+
+    async def enable_qresync(self) -> None:
+        """ENABLE QRESYNC (RFC 7162 §3.2.3): implies CONDSTORE; removals become VANISHED."""
+        await self.enable_condstore()
+        self.qresync = True
 
     def close_selection(self) -> None:
         if self.selection is not None:
@@ -242,7 +315,7 @@ class Context:
                      else await self.store.claim_recent(self.account, selection.mailbox.id))
             view.claim_new(first)
         await self.send(*view.take_updates(allow_expunge=allow_expunge, rev2=self.rev2,
-                                           condstore=self.condstore))
+                                           condstore=self.condstore, vanished=self.qresync))
 
     async def _resync(self, selection: Selection) -> None:
         selection.subscription.close()

@@ -195,6 +195,18 @@ class ImapServerProtocol:
 
     # -- mode switches --------------------------------------------------------------------
 
+    def set_limits(self, limits: Limits) -> None:
+        """New framing limits from the next byte on: small ones before authentication, the
+        configured ones after (a command being framed is checked against the new ones)."""
+        self.limits = limits
+        self._framer.limits = limits
+
+    @property
+    def between_commands(self) -> bool:
+        """No command is in progress: untagged EXPUNGE may be sent (RFC 9051 §7.5.1)."""
+        return self._line_mode is None and self._paused_for is None \
+            and self._framer.between_commands
+
     def expect_idle_done(self, tag: str) -> None:
         """After answering IDLE with ``+``: the next line must be DONE (RFC 2177 §3)."""
         self._line_mode = ("idle", tag)

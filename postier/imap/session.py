@@ -19,8 +19,11 @@ Before each tagged answer in the selected state the session sends the pending ch
 mailbox (``Context.send_updates``): EXPUNGE is held back after FETCH, STORE, SEARCH, SORT and
 THREAD by sequence number (RFC 9051 §7.5.1), everything else goes out.
 
-Before authentication, a client cannot make the server buffer large literals: a synchronizing
-literal over ``PREAUTH_LITERAL`` is answered with BYE instead of ``+``.
+Before authentication, a client cannot make the server buffer large literals: the machine runs
+with small limits (``_preauth_limits``: non-synchronizing literals up to ``PREAUTH_LITERAL``,
+a few literals per command, little to discard) and a synchronizing literal over
+``PREAUTH_LITERAL`` is answered with BYE instead of ``+``. The configured limits apply from
+the command after a successful login (and the small ones again after UNAUTHENTICATE).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from postier.imap.handlers import (
     idle,
     listing,
     mailboxes,
+    notify,
     quota,
     search,
     select,
@@ -108,6 +112,7 @@ _DISPATCH: dict[type[Any], tuple[frozenset[SessionState], Handler]] = {
     c.Lsub: (_AUTHENTICATED, listing.handle_lsub),
     c.Append: (_AUTHENTICATED, append.handle_append),
     c.Idle: (_AUTHENTICATED, idle.handle_idle),
+    c.Notify: (_AUTHENTICATED, notify.handle_notify),
     c.GetQuota: (_AUTHENTICATED, quota.handle_getquota),
     c.GetQuotaRoot: (_AUTHENTICATED, quota.handle_getquotaroot),
     c.SetQuota: (_AUTHENTICATED, quota.handle_setquota),
@@ -148,9 +153,21 @@ def _limits(services: Services) -> Limits:
                   max_consecutive_bad=limits.max_errors)
 
 
+def _preauth_limits(services: Services) -> Limits:
+    line = min(services.config.limits.imap_line_length, PREAUTH_LITERAL)
+    return Limits(max_line_length=line, max_literal_size=services.config.limits.max_message_size,
+                  max_command_size=2 * services.config.limits.max_message_size,
+                  max_literals=4,  # each one at most PREAUTH_LITERAL: see _serve
+                  non_sync_literal_limit=PREAUTH_LITERAL, max_discard_size=8 * PREAUTH_LITERAL,
+                  max_consecutive_bad=services.config.limits.max_errors)
+
+
 class ImapSession:
+    __slots__ = ("_authenticated_limits", "context")
+
     def __init__(self, services: Services, conn: Connection) -> None:
-        self.context = Context(services, conn, ImapServerProtocol(_limits(services)))
+        self.context = Context(services, conn, ImapServerProtocol(_preauth_limits(services)))
+        self._authenticated_limits = False
 
     async def run(self) -> None:
         ctx = self.context
@@ -213,11 +230,15 @@ class ImapSession:
                 raise
             except Exception as error:
                 response = to_tagged(tag, error)
+        if (ctx.principal is not None) != self._authenticated_limits:
+            self._authenticated_limits = ctx.principal is not None
+            ctx.protocol.set_limits(_limits(ctx.services) if self._authenticated_limits
+                                    else _preauth_limits(ctx.services))
         if response is None:
             return
-        if ctx.selection is not None:
+        if ctx.selection is not None or ctx.notify is not None:
             try:
-                await ctx.send_updates(allow_expunge=_allows_expunge(command))
+                await notify.send_changes(ctx, allow_expunge=_allows_expunge(command))
             except (SessionEnded, ClientSilent, ConnectionError):
                 raise
             except Exception:

@@ -208,6 +208,12 @@ class CommandFramer:
         elif not self._dead:
             self._buffer += data
 
+    @property
+    def between_commands(self) -> bool:
+        """Nothing of a next command has arrived yet."""
+        return not self._buffer and not self._lines and not self._literals \
+            and not self._literal_remaining and not self._discard_remaining
+
     def expect_line(self) -> None:
         """Return the next line as :class:`RawLine` (no literals), then frame commands again."""
         self._line_mode = True

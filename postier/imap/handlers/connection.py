@@ -7,7 +7,8 @@ Most of these only answer. Three change the connection:
 
 * ENABLE IMAP4rev2 (RFC 9051 §6.3.1, RFC 5161) switches the rest of the session to rev2 rules:
   UTF-8 names and quoted strings, ESEARCH answers to SEARCH, no \\Recent. ENABLE CONDSTORE
-  (RFC 7162 §3.1) adds MODSEQ to every FETCH that reports flags.
+  (RFC 7162 §3.1) adds MODSEQ to every FETCH that reports flags; ENABLE QRESYNC (RFC 7162
+  §3.2.3) implies CONDSTORE and turns expunge reports into VANISHED.
 * STARTTLS (RFC 9051 §6.2.1) writes its OK, then tells the machine to drop whatever plaintext
   the client pipelined after the command (the STARTTLS injection class of bugs) and upgrades
   the connection in place. A failed handshake ends the session.
@@ -84,6 +85,9 @@ async def handle_enable(ctx: Context, tag: str, command: Enable) -> Tagged:
         elif name == "CONDSTORE" and not ctx.condstore:
             await ctx.enable_condstore()
             enabled.append(Atom("CONDSTORE"))
+        elif name == "QRESYNC" and not ctx.qresync:
+            await ctx.enable_qresync()  # implies CONDSTORE (RFC 7162 §3.2.3)
+            enabled.append(Atom("QRESYNC"))
     await ctx.send(Untagged((Atom("ENABLED"), *enabled)))
     return Tagged(tag, Status.OK, "ENABLE completed")
 

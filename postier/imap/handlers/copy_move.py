@@ -10,8 +10,8 @@ split into several store calls only when the set is very fragmented (``common.sp
 call is still atomic, and one COPYUID code describes them all.
 
 MOVE (RFC 6851 §3.3) sends ``* OK [COPYUID ...]`` first, then the EXPUNGE responses for the
-moved messages, then the tagged OK. Moving out of a read-only selection is ``NO [READ-ONLY]``;
-COPY from one is fine.
+moved messages (one VANISHED after ENABLE QRESYNC, RFC 7162 §3.2.10), then the tagged OK.
+Moving out of a read-only selection is ``NO [READ-ONLY]``; COPY from one is fine.
 """
 
 from __future__ import annotations
@@ -67,5 +67,5 @@ async def handle_move(ctx: Context, tag: str, command: Move) -> Tagged:
     if source:
         code = CopyUidCode(destination.uidvalidity, UidSet.of(source), UidSet.of(target))
         await ctx.send(UntaggedStatus(Status.OK, "moved", code))
-        await ctx.send(*ctx.view.expunge_now(source))
+        await ctx.send(*ctx.view.expunge_now(source, vanished=ctx.qresync))
     return Tagged(tag, Status.OK, "MOVE completed")

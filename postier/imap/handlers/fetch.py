@@ -14,7 +14,8 @@ the batch in one store call before rendering, and the changed messages get FLAGS
 response (RFC 9051 §6.4.5); the view records the change so the hub's echo is not sent again.
 In IMAP4rev1, FLAGS include \\Recent for this session's recent messages. CHANGEDSINCE and
 the MODSEQ item (RFC 7162 §3.1.4) turn CONDSTORE on; CHANGEDSINCE then skips messages whose
-MODSEQ is not above it and adds MODSEQ to the rest.
+MODSEQ is not above it and adds MODSEQ to the rest; with VANISHED (UID FETCH after ENABLE
+QRESYNC, RFC 7162 §3.2.6) a ``* VANISHED (EARLIER)`` for the expunged UIDs comes first.
 
 A message that was expunged by another session but whose EXPUNGE the client has not seen yet
 has no record any more: it is left out, and a non-UID FETCH ends with
@@ -32,10 +33,11 @@ from postier.imap.context import Context
 from postier.imap.errors import bad, no
 from postier.imap.fetch import FetchContext, FetchError, fetch_response, needs_body, sets_seen
 from postier.imap.handlers.common import load_records, select_messages
+from postier.imap.qresync import clip, intersect, missing, uid_ranges
 from postier.imap.responses import SimpleCode, Status, Tagged
-from postier.imap.selected import RECENT
+from postier.imap.selected import RECENT, vanished_response
 from postier.store.interface import MessageState
-from postier.types import SEEN, FlagOp, MessageRecord, UidSet
+from postier.types import SEEN, FlagOp, MessageRecord, ModSeq, UidSet
 
 __all__ = ["BATCH", "handle_fetch"]
 
@@ -52,9 +54,11 @@ def _code(name: str) -> SimpleCode | None:
 
 
 async def handle_fetch(ctx: Context, tag: str, command: Fetch) -> Tagged:
-    if command.vanished:
-        raise bad("VANISHED needs QRESYNC, which is not supported")
+    if command.vanished and not ctx.qresync:
+        raise bad("VANISHED needs ENABLE QRESYNC")  # RFC 7162 §3.2.6
     messages = select_messages(ctx, command.sequence, uid=command.uid)
+    if command.vanished and command.changed_since is not None:
+        await _send_vanished(ctx, command, command.changed_since)
     if command.changed_since is not None or FetchAttribute.MODSEQ in command.items:
         await ctx.enable_condstore()  # RFC 7162 §3.1: a CONDSTORE enabling command
     missing = False
@@ -64,6 +68,31 @@ async def handle_fetch(ctx: Context, tag: str, command: Fetch) -> Tagged:
         return Tagged(tag, Status.NO, "some of the requested messages no longer exist",
                       SimpleCode.EXPUNGEISSUED)
     return Tagged(tag, Status.OK, "FETCH completed")
+
+
+async def _send_vanished(ctx: Context, command: Fetch, changed_since: int) -> None:
+    """UID FETCH ... (CHANGEDSINCE n VANISHED): ``* VANISHED (EARLIER)`` with the requested
+    UIDs expunged since n (RFC 7162 §3.2.6), before the FETCH responses. UIDs the client still
+    numbers are left out: their removal comes as a plain VANISHED when it may (§3.2.10). When
+    the expunge history does not reach back to n, every requested UID that is in neither the
+    store nor the view is reported — the honest over-approximation."""
+    selection = ctx.selected
+    view = selection.view
+    if command.sequence.saved:
+        requested = UidSet.of(view.saved)
+    else:
+        requested = uid_ranges(command.sequence, view.last_uid)
+    requested = clip(requested, max(view.last_uid, selection.mailbox.uidnext - 1))
+    expunged = await ctx.store.vanished_since(ctx.account, selection.mailbox.id,
+                                              ModSeq(changed_since))
+    if expunged is None:
+        states = await ctx.store.message_states(ctx.account, selection.mailbox.id)
+        present = sorted({s.uid for s in states}.union(view.numbered))
+        vanished = missing(requested, present)
+    else:
+        vanished = missing(intersect(expunged, requested), view.numbered)
+    if vanished:
+        await ctx.send(vanished_response(vanished, earlier=True))
 
 
 async def _fetch_batch(ctx: Context, command: Fetch, batch: list[tuple[int, int]]) -> bool:

@@ -7,8 +7,8 @@ whichever comes first:
 
 * bytes from the client — fed to the machine; ``DONE`` ends IDLE with OK, any other line with
   BAD (RFC 2177 §3);
-* a change on the account's subscription — drained at once into the selected view and sent,
-  EXPUNGE included (IDLE is a command in progress, RFC 9051 §7.5.1);
+* a change on the selected mailbox's subscription or the NOTIFY one — drained at once and
+  sent (``notify.send_changes``), EXPUNGE included (RFC 2177 §3 allows it during IDLE);
 * the keepalive timer — ``* OK still here`` every ``KEEPALIVE`` seconds, so NAT boxes and
   clients with read timeouts keep the connection;
 * the IDLE limit, ``[limits] imap_idle_timeout``: then ``* BYE`` and the session ends
@@ -26,6 +26,7 @@ from typing import Any
 
 from postier.imap.commands import Idle
 from postier.imap.context import Context, SessionEnded
+from postier.imap.handlers import notify
 from postier.imap.protocol import (
     ConnectionClosed,
     Event,
@@ -45,7 +46,7 @@ KEEPALIVE = 120.0  # seconds between "* OK still here" lines
 async def handle_idle(ctx: Context, tag: str, command: Idle) -> Tagged | None:
     await ctx.send(Continuation("idling"))
     ctx.protocol.expect_idle_done(tag)
-    await ctx.send_updates(allow_expunge=True)
+    await notify.send_changes(ctx, allow_expunge=True)
     await ctx.flush()
     event = await _wait_for_client(ctx)
     match event:
@@ -73,21 +74,20 @@ async def _wait_for_client(ctx: Context) -> Event | None:
             if read is None:
                 read = asyncio.ensure_future(ctx.conn.read())
             waiters: set[asyncio.Future[Any]] = {read}
-            change: asyncio.Task[None] | None = None
-            if ctx.selection is not None:
-                change = asyncio.ensure_future(ctx.selection.subscription.wait())
-                waiters.add(change)
+            changes = [asyncio.ensure_future(s.wait()) for s in ctx.subscriptions()]
+            waiters.update(changes)
             timeout = max(0.0, min(deadline, keepalive_at) - loop.time())
             done, _pending = await asyncio.wait(waiters, timeout=timeout,
                                                 return_when=asyncio.FIRST_COMPLETED)
-            if change is not None and change not in done:
-                change.cancel()
+            for change in changes:
+                if change not in done:
+                    change.cancel()
             if read in done:
                 data = read.result()
                 read = None
                 ctx.protocol.receive_data(data)
-            if change is not None and change in done:
-                await ctx.send_updates(allow_expunge=True)
+            if any(change in done for change in changes):
+                await notify.send_changes(ctx, allow_expunge=True)
                 if ctx.protocol.should_close:
                     return None
             now = loop.time()

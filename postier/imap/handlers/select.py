@@ -12,7 +12,16 @@ FLAGS, EXISTS, [RECENT], [UNSEEN n], PERMANENTFLAGS, UIDVALIDITY, UIDNEXT, HIGHE
 without expunging and says so with ``OK [CLOSED]``; if the new SELECT fails, no mailbox stays
 selected.
 
-EXPUNGE and UID EXPUNGE (RFC 4315 §2.1) report their own removals at once; CLOSE removes
+QRESYNC (RFC 7162 §3.2.5), after ENABLE QRESYNC: when the client's UIDVALIDITY still holds,
+the answer adds, before the tagged OK, ``* VANISHED (EARLIER) uids`` — the known UIDs expunged
+since the client's MODSEQ, or, when the store's expunge history no longer reaches back, every
+known UID not in the mailbox now (``qresync.py``) — then ``* n FETCH (UID u FLAGS (...) MODSEQ
+(m))`` for each known message changed since. The seq-match data is accepted and not needed:
+the answer is exact without it. A different UIDVALIDITY means a full resync: the parameter
+is ignored (RFC 7162 §3.2.5.2).
+
+EXPUNGE and UID EXPUNGE (RFC 4315 §2.1) report their own removals at once (VANISHED after
+ENABLE QRESYNC, RFC 7162 §3.2.10); CLOSE removes
 \\Deleted messages silently (RFC 9051 §6.4.1), UNSELECT does not (RFC 3691).
 """
 
@@ -20,7 +29,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from postier.imap.commands import Close, Examine, Expunge, Select, UidExpunge, Unselect
+from postier.imap.commands import (
+    Close,
+    Examine,
+    Expunge,
+    QResync,
+    Select,
+    UidExpunge,
+    Unselect,
+)
 from postier.imap.context import Context, Selection, SessionState
 from postier.imap.errors import bad
 from postier.imap.handlers.common import (
@@ -29,6 +46,7 @@ from postier.imap.handlers.common import (
     select_messages,
     spans,
 )
+from postier.imap.qresync import clip, contains, intersect, missing, uid_ranges
 from postier.imap.responses import (
     AString,
     Atom,
@@ -44,8 +62,9 @@ from postier.imap.responses import (
     Untagged,
     UntaggedStatus,
 )
-from postier.imap.selected import SelectedView, flag_atoms
-from postier.types import SEEN, SYSTEM_FLAGS, UidSet
+from postier.imap.selected import SelectedView, flag_atoms, vanished_response
+from postier.store.interface import MessageState
+from postier.types import SEEN, SYSTEM_FLAGS, Mailbox, ModSeq, UidSet
 
 __all__ = [
     "handle_close", "handle_examine", "handle_expunge", "handle_select", "handle_uid_expunge",
@@ -55,22 +74,23 @@ __all__ = [
 
 async def handle_select(ctx: Context, tag: str, command: Select) -> Tagged:
     _parameters(ctx, command)
-    return await _open(ctx, tag, command.mailbox, readonly=False)
+    return await _open(ctx, tag, command.mailbox, readonly=False, qresync=command.qresync)
 
 
 async def handle_examine(ctx: Context, tag: str, command: Examine) -> Tagged:
     _parameters(ctx, command)
-    return await _open(ctx, tag, command.mailbox, readonly=True)
+    return await _open(ctx, tag, command.mailbox, readonly=True, qresync=command.qresync)
 
 
 def _parameters(ctx: Context, command: Select | Examine) -> None:
-    if command.qresync is not None:
-        raise bad("QRESYNC is not supported (see CAPABILITY)")
+    if command.qresync is not None and not ctx.qresync:
+        raise bad("QRESYNC parameter without ENABLE QRESYNC")  # RFC 7162 §3.2.5
     if command.condstore:
         ctx.condstore = True  # RFC 7162 §3.1.8; this SELECT reports HIGHESTMODSEQ itself
 
 
-async def _open(ctx: Context, tag: str, client_name: str, *, readonly: bool) -> Tagged:
+async def _open(ctx: Context, tag: str, client_name: str, *, readonly: bool,
+                qresync: QResync | None = None) -> Tagged:
     name = mailbox_name(ctx, client_name)
     if ctx.selection is not None:
         ctx.close_selection()
@@ -125,9 +145,39 @@ async def _open(ctx: Context, tag: str, client_name: str, *, readonly: bool) -> 
         responses.append(Untagged((Atom("LIST"), (), "/", AString(ctx.names.encode(
             mailbox.name)))))
     await ctx.send(*responses)
+    if qresync is not None and qresync.uidvalidity == mailbox.uidvalidity:
+        await _resynchronise(ctx, qresync, mailbox, states)
     if readonly:
         return Tagged(tag, Status.OK, "EXAMINE completed", SimpleCode.READ_ONLY)
     return Tagged(tag, Status.OK, "SELECT completed", SimpleCode.READ_WRITE)
+
+
+async def _resynchronise(ctx: Context, qresync: QResync, mailbox: Mailbox,
+                         states: list[MessageState]) -> None:
+    """VANISHED (EARLIER) and FETCH for what changed since the client's MODSEQ."""
+    last = mailbox.uidnext - 1
+    known = (clip(uid_ranges(qresync.known_uids, last), last)
+             if qresync.known_uids is not None else UidSet.span(1, last))
+    starts = [r.first for r in known.ranges]
+    present = [s.uid for s in states]
+    expunged = await ctx.store.vanished_since(ctx.account, mailbox.id, ModSeq(qresync.modseq))
+    if expunged is None:
+        vanished = missing(known, present)  # the history is too short: the honest answer
+    else:
+        vanished = missing(intersect(expunged, known), present)
+    view = ctx.view
+    if vanished:
+        await ctx.send(vanished_response(vanished, earlier=True))
+    for state in states:
+        if state.modseq <= qresync.modseq or not contains(known, starts, state.uid):
+            continue
+        seq = view.seq_of(state.uid)
+        if seq is None:
+            continue
+        recent = not ctx.rev2 and view.is_recent(state.uid)
+        await ctx.send(Untagged((seq, Atom("FETCH"), (
+            Atom("UID"), state.uid, Atom("FLAGS"), flag_atoms(state.flags, recent=recent),
+            Atom("MODSEQ"), (state.modseq,)))))
 
 
 async def handle_close(ctx: Context, tag: str, command: Close) -> Tagged:
@@ -155,5 +205,5 @@ async def _expunge(ctx: Context, tag: str, parts: Sequence[UidSet | None]) -> Ta
     require_writable(ctx)
     for uids in parts:
         removed = await ctx.store.expunge(ctx.account, ctx.selected.mailbox.id, uids)
-        await ctx.send(*ctx.view.expunge_now(removed))
+        await ctx.send(*ctx.view.expunge_now(removed, vanished=ctx.qresync))
     return Tagged(tag, Status.OK, "EXPUNGE completed")

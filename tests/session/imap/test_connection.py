@@ -96,7 +96,7 @@ async def test_id_before_login_is_allowed(services: Services) -> None:
 
 
 async def test_enable_imap4rev2(client: ImapClient) -> None:
-    assert (await client.ok("ENABLE IMAP4rev2 QRESYNC"))[0] == "* ENABLED IMAP4rev2"
+    assert (await client.ok("ENABLE IMAP4rev2 X-UNKNOWN"))[0] == "* ENABLED IMAP4rev2"
     assert (await client.ok("ENABLE IMAP4rev2"))[0] == "* ENABLED"  # already on
     await client.ok("SELECT INBOX")
     lines = await client.command("ENABLE IMAP4rev2")
@@ -113,7 +113,7 @@ async def test_commands_in_the_wrong_state_are_bad(services: Services) -> None:
     await client.login()
     assert (await client.command("FETCH 1 FLAGS"))[-1] == "a3 BAD select a mailbox first"
     assert (await client.command("LOGIN a b"))[-1].startswith("a4 BAD")
-    assert (await client.command("NOTIFY NONE"))[-1] == "a5 BAD command not supported"
+    assert (await client.command("NOTIFY NONE"))[-1] == "a5 OK NOTIFY completed"
     await client.stop()
 
 
