@@ -1,0 +1,156 @@
+"""POP3 download benchmark: UIDL + RETR of N messages of ~10 KB over the pop3s listener of a
+real ``postier serve`` process; prints messages per second and MB per second.
+
+The maildrop is filled through the store before the server starts. Two downloads run one after
+the other: the first login sizes every message from its body (the wire-size cache is empty),
+the second finds the sizes cached, as every later login in a running server does. Each download
+is one poplib session: login, UIDL, RETR of every message, QUIT (with no DELE, so both see the
+same maildrop). Comparing with Dovecot's POP3 server is not part of this script.
+
+    python bench/pop3/run.py [--messages 1000] [--size 10240]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import poplib
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DOMAIN = "bench.test"
+USER = f"reader@{DOMAIN}"
+PASSWORD = "bench-password"
+CONFIG = """\
+[server]
+hostname = "pop.bench.test"
+data_dir = "data"
+
+[tls]
+cert = "cert.pem"
+key = "key.pem"
+
+[listen]
+smtp = []
+submission = []
+submissions = []
+imap = []
+imaps = []
+pop3 = []
+pop3s = ["127.0.0.1:0"]
+http = []
+https = []
+
+[log]
+level = "warning"
+"""
+
+
+def postier(config: Path, *args: str, stdin: str | None = None) -> None:
+    subprocess.run([sys.executable, "-m", "postier", "--config", str(config), *args],
+                   input=stdin, text=True, check=True, capture_output=True)
+
+
+def message(number: int, size: int) -> bytes:
+    head = (f"From: sender@remote.example\r\nTo: {USER}\r\nSubject: bench {number}\r\n"
+            f"Message-ID: <{number}@remote.example>\r\n\r\n").encode()
+    line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n"
+    return head + line * max(1, (size - len(head)) // len(line))
+
+
+def fill(data_dir: Path, count: int, size: int) -> None:
+    import asyncio
+
+    from postier.store.sqlite.store import SqliteStore
+    from postier.types import INBOX
+
+    async def work() -> None:
+        store = SqliteStore.open(data_dir)
+        try:
+            account = await store.get_account(USER)
+            assert account is not None
+            inbox = await store.get_mailbox(account.id, INBOX)
+            for number in range(count):
+                await store.append(account.id, inbox.id, message(number, size))
+        finally:
+            await store.close()
+
+    asyncio.run(work())
+
+
+def start_server(config: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    runtime = data_dir / "run" / "listeners.json"
+    process = subprocess.Popen([sys.executable, "-m", "postier", "--config", str(config), "serve"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("postier serve exited early")
+        if runtime.exists():
+            data = json.loads(runtime.read_text())
+            if data.get("pid") == process.pid:
+                return process, next(e["port"] for e in data["listeners"]
+                                     if e["name"] == "pop3s")
+        time.sleep(0.05)
+    process.kill()
+    raise TimeoutError("postier serve did not start")
+
+
+def download(port: int) -> tuple[float, float, int, int]:
+    """(seconds to log in and UIDL, seconds for all RETRs, messages, octets)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the benchmark's own self-signed certificate
+    started = time.perf_counter()
+    client = poplib.POP3_SSL("127.0.0.1", port, context=context, timeout=120)
+    client.user(USER)
+    client.pass_(PASSWORD)
+    listing = client.uidl()[1]
+    listed = time.perf_counter()
+    octets = 0
+    for line in listing:
+        octets += client.retr(int(line.split()[0]))[2]
+    done = time.perf_counter()
+    client.quit()
+    return listed - started, done - listed, len(listing), octets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=10240, help="octets per message")
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    args = parser.parse_args()
+    from postier.net.tls import generate_self_signed
+
+    directory = Path(tempfile.mkdtemp(prefix="postier-bench-pop3-"))
+    config = directory / "postier.toml"
+    config.write_text(CONFIG)
+    generate_self_signed("pop.bench.test", directory / "cert.pem", directory / "key.pem")
+    postier(config, "domain", "add", DOMAIN)
+    postier(config, "user", "add", USER, "--password-stdin", stdin=PASSWORD + "\n")
+    fill(directory / "data", args.messages, args.size)
+    process, port = start_server(config, directory / "data")
+    try:
+        runs = [download(port) for _ in ("cold", "cached")]
+    finally:
+        process.terminate()
+        process.wait(30)
+    for label, (login, retrieve, count, octets) in zip(("first", "second"), runs, strict=True):
+        print(f"{label} download: login+UIDL {login * 1000:.0f} ms; RETR of {count} messages "
+              f"({octets / 1e6:.1f} MB) in {retrieve:.2f} s: {count / retrieve:.0f} messages/s, "
+              f"{octets / 1e6 / retrieve:.1f} MB/s (cpus: {os.cpu_count()})")
+    if args.keep:
+        print(f"data kept in {directory}")
+    else:
+        shutil.rmtree(directory)
+
+
+if __name__ == "__main__":
+    main()
