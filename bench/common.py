@@ -264,9 +264,11 @@ def _revision() -> str:
                               capture_output=True, text=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "postier"],
                                capture_output=True, text=True).stdout.strip()
-        return head + ("+changes" if dirty else "")
+        revision = head + ("+changes" if dirty else "")
     except OSError:
         return "?"
+    source = os.environ.get("POSTIER_SOURCE")
+    return f"copy in {source} (repository at {revision})" if source else revision
 
 
 def _version(command: list[str]) -> str:
