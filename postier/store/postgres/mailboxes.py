@@ -8,8 +8,6 @@ mailboxes at the same second still get different values.
 
 from __future__ import annotations
 
-from typing import Any
-
 from postier.errors import AlreadyExists, InvalidArgument, NotFound
 from postier.store.changes import (
     MailboxCreated,
@@ -18,6 +16,7 @@ from postier.store.changes import (
     SubscriptionChanged,
 )
 from postier.store.postgres.database import Connection, Transaction
+from postier.store.records import MAILBOX_COLUMNS, row_to_mailbox, validate_name
 from postier.types import (
     DEFAULT_MAILBOXES,
     HIERARCHY_SEPARATOR,
@@ -25,44 +24,10 @@ from postier.types import (
     AccountId,
     Mailbox,
     MailboxId,
-    ModSeq,
     SpecialUse,
-    Uid,
     UidValidity,
     normalize_mailbox_name,
 )
-
-MAILBOX_COLUMNS = ("b.id, b.account_id, b.name, b.special_use, b.uidvalidity, b.uidnext,"
-                   " b.highest_modseq, EXISTS (SELECT 1 FROM subscriptions s"
-                   " WHERE s.account_id = b.account_id AND s.name = b.name)")
-MAX_NAME_LENGTH = 1000
-MAX_DEPTH = 32
-
-
-def row_to_mailbox(row: Any) -> Mailbox:
-    return Mailbox(
-        id=MailboxId(int(row[0])),
-        account_id=AccountId(int(row[1])),
-        name=str(row[2]),
-        special_use=None if row[3] is None else SpecialUse(str(row[3])),
-        uidvalidity=UidValidity(int(row[4])),
-        uidnext=Uid(int(row[5])),
-        highest_modseq=ModSeq(int(row[6])),
-        subscribed=bool(row[7]),
-    )
-
-
-def validate_name(name: str) -> str:
-    name = normalize_mailbox_name(name)
-    parts = name.split(HIERARCHY_SEPARATOR)
-    if (not name or len(name) > MAX_NAME_LENGTH or len(parts) > MAX_DEPTH
-            or any(not p for p in parts)):
-        raise InvalidArgument(f"invalid mailbox name {name!r}")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in name) or "*" in name or "%" in name:
-        raise InvalidArgument("mailbox names cannot contain control characters, '*' or '%'")
-    if "\x00" in name:
-        raise InvalidArgument("mailbox names cannot contain NUL")
-    return name
 
 
 async def get_mailbox(conn: Connection, account: AccountId, name: str) -> Mailbox:

@@ -25,6 +25,7 @@ from postier.store.bodies import ParsedBody
 from postier.store.changes import Change, FlagsChanged, MessageAdded, MessagesExpunged
 from postier.store.interface import CopyResult, FlagResult, MessageState
 from postier.store.postgres.database import Connection, Transaction
+from postier.store.records import DELETED_BIT, decode_flags, encode_flags
 from postier.types import (
     AccountId,
     BlobId,
@@ -37,17 +38,11 @@ from postier.types import (
     Uid,
     UidSet,
     UidValidity,
-    normalize_flags,
 )
 
-_BITS: dict[Flag, int] = {"\\Seen": 1, "\\Answered": 2, "\\Flagged": 4, "\\Deleted": 8,
-                          "\\Draft": 16}
-SEEN_BIT = 1
-DELETED_BIT = 8
 RECORD_COLUMNS = ("m.id, m.mailbox_id, m.uid, m.modseq, m.system_flags, m.keywords,"
                    " m.internal_date, m.internal_offset, m.size, b.sha256, m.header_prefix,"
                    " m.structure, m.summary")
-MAX_KEYWORD_LENGTH = 200
 _INLINE_RANGES = 16
 
 
@@ -65,28 +60,6 @@ class Body:
         return len(self.data)
 
 
-def encode_flags(flags: Iterable[Flag]) -> tuple[int, str]:
-    bits = 0
-    keywords: list[str] = []
-    for flag in normalize_flags(flags):
-        bit = _BITS.get(flag)
-        if bit is not None:
-            bits |= bit
-        elif flag.startswith("\\"):
-            continue  # \Recent and unknown system flags are never stored
-        else:
-            if (len(flag) > MAX_KEYWORD_LENGTH or not flag.isprintable() or " " in flag
-                    or "\x00" in flag):
-                raise InvalidArgument(f"invalid keyword {flag[:40]!r}")
-            keywords.append(flag)
-    return bits, " ".join(sorted(keywords))
-
-
-def decode_flags(bits: int, keywords: str) -> frozenset[Flag]:
-    flags = {flag for flag, bit in _BITS.items() if bits & bit}
-    if keywords:
-        flags.update(keywords.split(" "))
-    return frozenset(flags)
 
 
 def date_columns(moment: datetime) -> tuple[datetime, int | None]:

@@ -15,11 +15,11 @@ from postier.store.postgres import search
 from postier.store.postgres.database import Connection
 from postier.store.postgres.messages import (
     RECORD_COLUMNS,
-    decode_flags,
     require_mailbox,
     row_to_record,
     uid_clause,
 )
+from postier.store.records import decode_flags
 from postier.types import AccountId, BlobId, MailboxId, MessageRecord, ModSeq, Uid, UidSet
 
 _OWNED = "EXISTS (SELECT 1 FROM mailboxes o WHERE o.id = $1 AND o.account_id = $2)"

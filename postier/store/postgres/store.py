@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from postier.auth.throttle import ThrottleLimits
 from postier.errors import MailError, NotFound
+from postier.store import records
 from postier.store.blobs_fs import blob_id_of
 from postier.store.bodies import parse_body, structure_for_prefix
 from postier.store.changes import ChangeHub
@@ -233,7 +234,7 @@ class PostgresStore:
                 " count(m.id) FILTER (WHERE m.system_flags & $3 <> 0),"
                 " count(m.id) FILTER (WHERE m.uid >= b.first_recent_uid), coalesce(sum(m.size), 0)"
                 " FROM mailboxes b LEFT JOIN messages m ON m.mailbox_id = b.id WHERE b.id = $1"
-                " GROUP BY b.id", mailbox, messages.SEEN_BIT, messages.DELETED_BIT)
+                " GROUP BY b.id", mailbox, records.SEEN_BIT, records.DELETED_BIT)
             if row is None:
                 raise NotFound("the mailbox no longer exists")
             count, unseen, deleted, recent, size = (int(v) for v in row)

@@ -16,10 +16,9 @@ from postier.store.postgres.messages import (
     Body,
     date_columns,
     date_from_columns,
-    decode_flags,
-    encode_flags,
     ref_body,
 )
+from postier.store.records import decode_flags, encode_flags
 from postier.store.transfer import (
     AccountRow,
     MailboxRow,

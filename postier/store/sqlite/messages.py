@@ -20,6 +20,7 @@ from postier.store.blobs_fs import FileBlobStore
 from postier.store.bodies import StoredBody
 from postier.store.changes import FlagsChanged, MessageAdded, MessagesExpunged
 from postier.store.interface import CopyResult, FlagResult, MessageState
+from postier.store.records import DELETED_BIT, decode_flags, encode_flags
 from postier.store.sqlite.database import Transaction
 from postier.types import (
     AccountId,
@@ -33,39 +34,12 @@ from postier.types import (
     Uid,
     UidSet,
     UidValidity,
-    normalize_flags,
 )
 
-_BITS: dict[Flag, int] = {"\\Seen": 1, "\\Answered": 2, "\\Flagged": 4, "\\Deleted": 8,
-                          "\\Draft": 16}
-SEEN_BIT = 1
-DELETED_BIT = 8
 _RECORD_COLUMNS = ("m.id, m.mailbox_id, m.uid, m.modseq, m.system_flags, m.keywords,"
                    " m.internal_date, m.size, b.sha256, m.header_prefix, m.structure, m.summary")
-MAX_KEYWORD_LENGTH = 200
 
 
-def encode_flags(flags: Iterable[Flag]) -> tuple[int, str]:
-    bits = 0
-    keywords: list[str] = []
-    for flag in normalize_flags(flags):
-        bit = _BITS.get(flag)
-        if bit is not None:
-            bits |= bit
-        elif flag.startswith("\\"):
-            continue  # \Recent and unknown system flags are never stored
-        else:
-            if len(flag) > MAX_KEYWORD_LENGTH or not flag.isprintable() or " " in flag:
-                raise InvalidArgument(f"invalid keyword {flag[:40]!r}")
-            keywords.append(flag)
-    return bits, " ".join(sorted(keywords))
-
-
-def decode_flags(bits: int, keywords: str) -> frozenset[Flag]:
-    flags = {flag for flag, bit in _BITS.items() if bits & bit}
-    if keywords:
-        flags.update(keywords.split(" "))
-    return frozenset(flags)
 
 
 def row_to_record(row: Any) -> MessageRecord:

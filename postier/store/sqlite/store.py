@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from postier.errors import MailError, NotFound, TryLater
+from postier.store import records
 from postier.store.blobs_fs import FileBlobStore, blob_id_of
 from postier.store.bodies import StoredBody, parse_body, structure_for_prefix
 from postier.store.changes import ChangeHub
@@ -242,7 +243,7 @@ class SqliteStore:
                 "SELECT count(*), coalesce(sum(system_flags & ? = 0), 0),"
                 " coalesce(sum(system_flags & ? != 0), 0), coalesce(sum(uid >= ?), 0),"
                 " coalesce(sum(size), 0) FROM messages WHERE mailbox_id = ?",
-                (messages.SEEN_BIT, messages.DELETED_BIT, first_recent, mailbox)).fetchone()
+                (records.SEEN_BIT, records.DELETED_BIT, first_recent, mailbox)).fetchone()
             return MailboxStatus(box, count, unseen, deleted, recent, size)
         return await self._db.read(work)
 

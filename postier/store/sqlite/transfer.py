@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from postier.errors import Conflict
+from postier.store import records
 from postier.store.blobs_fs import FileBlobStore, blob_id_of
 from postier.store.bodies import StoredBody, parse_body
 from postier.store.interface import QueueId
@@ -97,7 +98,7 @@ class SqliteTransfer:
             " WHERE m.mailbox_id = ? AND m.uid > ? ORDER BY m.uid LIMIT ?",
             (mailbox, after_uid, limit)).fetchall())
         return [MessageRow(MessageId(int(r[0])), MailboxId(int(r[1])), int(r[2]), int(r[3]),
-                           messages.decode_flags(int(r[4]), str(r[5])),
+                           records.decode_flags(int(r[4]), str(r[5])),
                            datetime.fromisoformat(r[6]), int(r[7]), BlobId(r[8]), bytes(r[9]),
                            r[10], r[11]) for r in rows]
 
@@ -244,7 +245,7 @@ class SqliteTransfer:
                 if body.blob != message.blob_id:
                     raise Conflict(f"body of message {message.id} does not match its checksum")
                 blob_rowid = messages.ref_body(tx, self._blobs, body)
-                bits, keywords = messages.encode_flags(message.flags)
+                bits, keywords = records.encode_flags(message.flags)
                 tx.conn.execute(
                     "INSERT INTO messages (id, mailbox_id, uid, modseq, system_flags, keywords,"
                     " internal_date, size, blob_rowid, header_prefix, structure, summary)"
