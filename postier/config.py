@@ -186,6 +186,9 @@ class AuthSection:
 class StoreSection:
     backend: str = "sqlite"
     dsn: str | None = None
+    # How long expunged UIDs are remembered for QRESYNC (RFC 7162 §3.2.5); 0 keeps them forever.
+    # A client that was away longer gets a full VANISHED (EARLIER) instead of an exact one.
+    expunge_history: float = 90 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +234,7 @@ class Config:
 _SIZE_KEYS = {"max_message_size"}
 _DURATION_KEYS = {"retry_schedule", "expire_after", "delay_notice_after", "connect_timeout",
                   "command_timeout", "data_timeout", "dns_timeout", "poll_interval", "lease",
-                  "retention"}
+                  "retention", "expunge_history"}
 _RELAY_TLS = {"starttls", "implicit", "none"}
 _LOG_LEVELS = {"debug", "info", "warning", "error"}
 _BACKENDS = {"sqlite", "postgresql"}

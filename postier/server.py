@@ -16,6 +16,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from postier.auth import Authenticator, FailureThrottle, MemoryThrottle, ThrottleLimits
 from postier.config import Config
@@ -25,7 +26,7 @@ from postier.net.tls import TlsManager
 from postier.services import ConnectionHandler, Services
 from postier.store.interface import Store
 
-__all__ = ["PostierServer", "open_store"]
+__all__ = ["PostierServer", "expunge_history_retention", "open_store"]
 
 log = logging.getLogger("postier")
 
@@ -50,7 +51,30 @@ def _background_tasks() -> list[tuple[str, BackgroundTask]]:
     from postier.pop3.retention import trash_retention
     from postier.queue.runner import run_queue
 
-    return [("pop3-trash-retention", trash_retention), ("queue", run_queue)]
+    return [("pop3-trash-retention", trash_retention), ("queue", run_queue),
+            ("expunge-history-retention", expunge_history_retention)]
+
+
+HISTORY_SWEEP_INTERVAL = 3600.0
+HISTORY_FIRST_SWEEP = 60.0  # after start: out of the way of a busy start-up
+
+
+async def expunge_history_retention(services: Services) -> None:
+    """Background task: forget expunges older than ``[store] expunge_history`` (RFC 7162 QRESYNC
+    clients away longer get a full VANISHED (EARLIER)), shortly after start and then hourly.
+    Every node of a PostgreSQL cluster runs it; the store makes concurrent sweeps harmless."""
+    keep = services.config.store.expunge_history
+    if keep == 0:
+        return
+    # A retention shorter than the usual pauses (tests, experiments) is swept as often as it lasts.
+    await asyncio.sleep(min(HISTORY_FIRST_SWEEP, keep))
+    while True:
+        before = datetime.now(UTC) - timedelta(seconds=keep)
+        pruned = await services.store.prune_expunge_history(before)
+        if pruned:
+            log.info("expunge history: forgot %d expunge(s) older than %s", pruned,
+                     before.isoformat(timespec="seconds"))
+        await asyncio.sleep(min(HISTORY_SWEEP_INTERVAL, keep))
 
 
 def _protocols() -> dict[str, ProtocolEntry]:

@@ -4,7 +4,8 @@ The invariants are the embedded store's (``store/sqlite/messages.py``), kept acr
 locking the mailbox row first in every transaction that changes a mailbox's messages:
 - a UID comes from the mailbox's ``uidnext``, which only grows: never reused, even after expunge;
 - every change bumps the mailbox's ``highest_modseq`` once and stamps the changed rows with it;
-- every removal is logged in ``expunged`` with its modseq, for QRESYNC's VANISHED;
+- every removal is logged in ``expunged`` with its modseq and time, for QRESYNC's VANISHED;
+  pruning that log raises the mailbox's ``vanished_floor`` to the highest modseq it forgot;
 - ``accounts.used_bytes``/``message_count`` move with every insert and delete (quota);
 - ``blobs.refcount`` counts message and queue rows per body; the row goes when it reaches zero.
 Transactions that lock two mailboxes (copy, move) lock them in id order. New messages are
@@ -385,7 +386,40 @@ async def remove_messages(tx: Transaction, account: AccountId, mailbox: MailboxI
 async def _log_expunged(tx: Transaction, account: AccountId, mailbox: MailboxId,
                         uids: list[Uid], modseq: ModSeq) -> None:
     await tx.conn.execute(
-        "INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, uid, $3"
+        "INSERT INTO expunged (mailbox_id, uid, modseq, expunged_at) SELECT $1, uid, $3, now()"
         " FROM unnest($2::bigint[]) AS uid ON CONFLICT (mailbox_id, uid)"
-        " DO UPDATE SET modseq = excluded.modseq", mailbox, uids, modseq)
+        " DO UPDATE SET modseq = excluded.modseq, expunged_at = excluded.expunged_at",
+        mailbox, uids, modseq)
     tx.changes.append(MessagesExpunged(account, mailbox, tuple(sorted(uids)), modseq))
+
+
+async def prune_expunged(tx: Transaction, before: datetime, limit: int) -> int:
+    """Forget at most ``limit`` expunges logged before ``before``, oldest first; return how many.
+
+    Like every change to a mailbox's messages, it locks the mailbox rows first (in id order),
+    then deletes and raises each ``vanished_floor`` to the highest modseq forgotten there:
+    ``vanished_since(m)`` answers None for m below it, and stays exact for m at or above it.
+    Two nodes pruning at once queue on those locks; the second deletes what is left, if
+    anything, and ``greatest`` never lowers a floor."""
+    candidates = [int(r[0]) for r in await tx.conn.fetch(
+        "SELECT DISTINCT mailbox_id FROM (SELECT mailbox_id FROM expunged WHERE expunged_at < $1"
+        " ORDER BY expunged_at LIMIT $2) AS old", before, limit)]
+    if not candidates:
+        return 0
+    locked = [int(r[0]) for r in await tx.conn.fetch(
+        "SELECT id FROM mailboxes WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+        candidates)]
+    rows = await tx.conn.fetch(
+        "DELETE FROM expunged e USING (SELECT mailbox_id, uid FROM expunged"
+        " WHERE mailbox_id = ANY($1::bigint[]) AND expunged_at < $2 ORDER BY expunged_at"
+        " LIMIT $3) AS old WHERE e.mailbox_id = old.mailbox_id AND e.uid = old.uid"
+        " RETURNING e.mailbox_id, e.modseq", locked, before, limit)
+    floors: dict[int, int] = {}
+    for mailbox, modseq in rows:
+        floors[int(mailbox)] = max(floors.get(int(mailbox), 0), int(modseq))
+    if floors:
+        await tx.conn.execute(
+            "UPDATE mailboxes m SET vanished_floor = greatest(m.vanished_floor, f.floor)"
+            " FROM unnest($1::bigint[], $2::bigint[]) AS f(id, floor) WHERE m.id = f.id",
+            list(floors), list(floors.values()))
+    return len(rows)

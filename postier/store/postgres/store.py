@@ -348,6 +348,14 @@ class PostgresStore:
         return await self._db.snapshot(
             lambda c: reads.search_text(c, account, mailbox, query))
 
+    async def prune_expunge_history(self, before: datetime, batch: int = 1000) -> int:
+        total = 0
+        while True:  # one short transaction per batch
+            pruned = await self._write(lambda tx: messages.prune_expunged(tx, before, batch))
+            total += pruned
+            if pruned < batch:
+                return total
+
     async def quota(self, account: AccountId) -> Quota:
         found = await self.get_account_by_id(account)
         return Quota(found.used_bytes, found.quota_bytes, found.message_count)

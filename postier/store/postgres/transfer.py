@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from postier.errors import Conflict
@@ -100,10 +101,11 @@ class PostgresTransfer:
                            decode_flags(int(r[4]), str(r[5])), date_from_columns(r[6], r[7]),
                            int(r[8]), BlobId(r[9]), bytes(r[10]), r[11], r[12]) for r in rows]
 
-    async def expunged(self, mailbox: MailboxId) -> list[tuple[int, int]]:
+    async def expunged(self, mailbox: MailboxId) -> list[tuple[int, int, datetime]]:
         rows = await self._db.read(lambda c: c.fetch(
-            "SELECT uid, modseq FROM expunged WHERE mailbox_id = $1 ORDER BY uid", mailbox))
-        return [(int(r[0]), int(r[1])) for r in rows]
+            "SELECT uid, modseq, expunged_at FROM expunged WHERE mailbox_id = $1 ORDER BY uid",
+            mailbox))
+        return [(int(r[0]), int(r[1]), r[2].astimezone(UTC)) for r in rows]
 
     async def last_uid(self, mailbox: MailboxId) -> int:
         value = await self._db.read(lambda c: c.fetchval(
@@ -241,13 +243,15 @@ class PostgresTransfer:
             return added
         return await self._db.write(work)
 
-    async def put_expunged(self, mailbox: MailboxId, rows: Sequence[tuple[int, int]]) -> None:
+    async def put_expunged(self, mailbox: MailboxId,
+                           rows: Sequence[tuple[int, int, datetime]]) -> None:
         async def work(tx: Transaction) -> None:
             await tx.conn.execute(
-                "INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, u, m"
-                " FROM unnest($2::bigint[], $3::bigint[]) AS e(u, m)"
-                " ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq",
-                mailbox, [r[0] for r in rows], [r[1] for r in rows])
+                "INSERT INTO expunged (mailbox_id, uid, modseq, expunged_at) SELECT $1, u, m, t"
+                " FROM unnest($2::bigint[], $3::bigint[], $4::timestamptz[]) AS e(u, m, t)"
+                " ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq,"
+                " expunged_at = excluded.expunged_at",
+                mailbox, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
         await self._db.write(work)
 
     async def put_queue(self, row: QueueRow, body: bytes) -> bool:

@@ -22,12 +22,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from postier.store.changes import Change, ChangeHub
 
-__all__ = ["Database", "Transaction"]
+__all__ = ["Database", "Transaction", "stamp"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -49,6 +50,12 @@ class _Job(Generic[T]):
     work: Callable[[Transaction], T]
     future: asyncio.Future[T]
     loop: asyncio.AbstractEventLoop
+
+
+def stamp(moment: datetime) -> str:
+    """A time as the store keeps it: UTC, ISO 8601 with microseconds, so text order is time
+    order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

@@ -3,7 +3,8 @@
 Invariants kept here, inside one transaction each:
 - a UID comes from the mailbox's ``uidnext``, which only grows: never reused, even after expunge;
 - every change bumps the mailbox's ``highest_modseq`` once and stamps the changed rows with it;
-- every removal is logged in ``expunged`` with its modseq, for QRESYNC's VANISHED;
+- every removal is logged in ``expunged`` with its modseq and time, for QRESYNC's VANISHED;
+  pruning that log raises the mailbox's ``vanished_floor`` to the highest modseq it forgot;
 - ``accounts.used_bytes``/``message_count`` move with every insert and delete (quota);
 - ``blobs.refcount`` counts message rows per body; a body's file goes when it reaches zero.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from postier.errors import InvalidArgument, NotFound, OverQuota, TryLater
@@ -21,7 +22,7 @@ from postier.store.bodies import StoredBody
 from postier.store.changes import FlagsChanged, MessageAdded, MessagesExpunged
 from postier.store.interface import CopyResult, FlagResult, MessageState
 from postier.store.records import DELETED_BIT, decode_flags, encode_flags
-from postier.store.sqlite.database import Transaction
+from postier.store.sqlite.database import Transaction, stamp
 from postier.types import (
     AccountId,
     BlobId,
@@ -298,9 +299,28 @@ def remove_messages(tx: Transaction, blobs: FileBlobStore, account: AccountId,
 
 def _log_expunged(tx: Transaction, account: AccountId, mailbox: MailboxId, uids: list[Uid],
                   modseq: ModSeq) -> None:
-    tx.conn.executemany("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq)"
-                        " VALUES (?, ?, ?)", [(mailbox, uid, modseq) for uid in uids])
+    now = stamp(datetime.now(UTC))
+    tx.conn.executemany("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq, expunged_at)"
+                        " VALUES (?, ?, ?, ?)", [(mailbox, uid, modseq, now) for uid in uids])
     tx.changes.append(MessagesExpunged(account, mailbox, tuple(sorted(uids)), modseq))
+
+
+def prune_expunged(tx: Transaction, before: datetime, limit: int) -> int:
+    """Forget at most ``limit`` expunges logged before ``before``, oldest first; return how many.
+
+    Each touched mailbox's ``vanished_floor`` rises to the highest modseq forgotten there, in the
+    same transaction: ``vanished_since(m)`` answers None for m below it, and stays exact for m at
+    or above it, because every expunge with a higher modseq is still in the log."""
+    rows = tx.conn.execute(
+        "DELETE FROM expunged WHERE rowid IN (SELECT rowid FROM expunged WHERE expunged_at < ?"
+        " ORDER BY expunged_at LIMIT ?) RETURNING mailbox_id, modseq",
+        (stamp(before), limit)).fetchall()
+    floors: dict[int, int] = {}
+    for mailbox, modseq in rows:
+        floors[mailbox] = max(floors.get(mailbox, 0), modseq)
+    tx.conn.executemany("UPDATE mailboxes SET vanished_floor = max(vanished_floor, ?) WHERE id = ?",
+                        [(floor, mailbox) for mailbox, floor in sorted(floors.items())])
+    return len(rows)
 
 
 # Reads ------------------------------------------------------------------------------------------

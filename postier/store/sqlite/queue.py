@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from postier.errors import NotFound
@@ -33,7 +33,7 @@ from postier.store.interface import (
     RecipientState,
     RecipientUpdate,
 )
-from postier.store.sqlite.database import Transaction
+from postier.store.sqlite.database import Transaction, stamp
 from postier.store.sqlite.messages import ref_body, unref_bodies
 from postier.types import AccountId, BlobId
 
@@ -44,10 +44,6 @@ _RECIPIENT_COLUMNS = ("id, address, state, attempts, next_attempt, last_error, r
                       " notify, orcpt, status, remote_mta, last_attempt, lease_until, notice,"
                       " delay_notified")
 _UNFINISHED = "state IN ('pending', 'deferred')"
-
-
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _time(value: Any) -> datetime | None:

@@ -1,4 +1,4 @@
--- Postier embedded store, schema version 1.
+-- Postier embedded store, schema version 2 (store.py ``_migrate`` upgrades older stores).
 -- Small bodies live inline in ``blobs.data``; larger ones in files (store/blobs_fs.py).
 
 CREATE TABLE IF NOT EXISTS meta (
@@ -81,13 +81,16 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_modseq ON messages (mailbox_id, modseq);
 
+-- The expunge history for QRESYNC's VANISHED, pruned after [store] expunge_history.
 CREATE TABLE IF NOT EXISTS expunged (
-    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
-    uid        INTEGER NOT NULL,
-    modseq     INTEGER NOT NULL,
+    mailbox_id  INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid         INTEGER NOT NULL,
+    modseq      INTEGER NOT NULL,
+    expunged_at TEXT NOT NULL,                  -- UTC, ISO 8601 with microseconds: sorts as text
     PRIMARY KEY (mailbox_id, uid)
 );
 CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (mailbox_id, modseq);
+CREATE INDEX IF NOT EXISTS expunged_time ON expunged (expunged_at);
 
 -- Outbound queue: one row per message, one per recipient with its own delivery state.
 CREATE TABLE IF NOT EXISTS queue_messages (

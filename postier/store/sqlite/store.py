@@ -40,7 +40,7 @@ from postier.store.interface import (
     RecipientUpdate,
 )
 from postier.store.sqlite import accounts, mailboxes, messages, queue
-from postier.store.sqlite.database import Database, Transaction
+from postier.store.sqlite.database import Database, Transaction, stamp
 from postier.types import (
     INBOX,
     Account,
@@ -69,7 +69,7 @@ __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DATABASE_NAME = "postier.sqlite3"
 _BODY_RETRIES = 3
 # Bodies up to this size are stored inside the database row: they are durable with the group
@@ -372,6 +372,16 @@ class SqliteStore:
     async def search_text(self, account: AccountId, mailbox: MailboxId, query: str) -> UidSet:
         return await self._db.read(lambda c: messages.search_text(c, account, mailbox, query))
 
+    async def prune_expunge_history(self, before: datetime, batch: int = 1000) -> int:
+        # One write job per batch: deliveries and expunges queue between them, never behind a
+        # long purge.
+        total = 0
+        while True:
+            pruned = await self._db.write(lambda tx: messages.prune_expunged(tx, before, batch))
+            total += pruned
+            if pruned < batch:
+                return total
+
     # Outbound queue --------------------------------------------------------------------------
 
     async def enqueue(self, data: bytes, envelope: OutboundEnvelope) -> QueueId:
@@ -430,19 +440,41 @@ class SqliteStore:
 
 
 def _migrate(tx: Transaction) -> None:
+    """Create a new store from schema.sql (always the whole current schema), or upgrade an
+    older one step by step; all in the one transaction ``open`` runs this in."""
     tx.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     row = tx.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     version = int(row[0]) if row else 0
     if version > SCHEMA_VERSION:
         raise MailError(f"the store was written by a newer Postier (schema {version});"
                         " upgrade Postier to open it")
+    if version == SCHEMA_VERSION:
+        return
     if version == 0:
         schema = resources.files("postier.store.sqlite").joinpath("schema.sql").read_text()
         for statement in schema.split(";\n"):
             if statement.strip():
                 tx.conn.execute(statement)
-        tx.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-                        (str(SCHEMA_VERSION),))
+    else:
+        for step in range(version, SCHEMA_VERSION):
+            log.info("upgrading the store from schema %d to %d", step, step + 1)
+            _UPGRADES[step](tx)
+    tx.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),))
+
+
+def _upgrade_1_to_2(tx: Transaction) -> None:
+    """When each expunge happened, so that the history can be pruned. Expunges logged before
+    the upgrade count as happening now: they are kept for a whole retention period from here."""
+    # ADD COLUMN needs a constant default; every row gets a real time right away, and new rows
+    # always name theirs.
+    tx.conn.execute("ALTER TABLE expunged ADD COLUMN expunged_at TEXT NOT NULL DEFAULT ''")
+    tx.conn.execute("UPDATE expunged SET expunged_at = ?", (stamp(datetime.now(UTC)),))
+    tx.conn.execute("CREATE INDEX IF NOT EXISTS expunged_time ON expunged (expunged_at)")
+
+
+# Schema version N → N + 1.
+_UPGRADES: dict[int, Callable[[Transaction], None]] = {1: _upgrade_1_to_2}
 
 
 def _recover(db: Database, blobs: FileBlobStore) -> None:

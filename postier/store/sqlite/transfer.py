@@ -15,8 +15,7 @@ from postier.store.blobs_fs import FileBlobStore, blob_id_of
 from postier.store.bodies import StoredBody, parse_body
 from postier.store.interface import QueueId
 from postier.store.sqlite import messages
-from postier.store.sqlite.database import Database, Transaction
-from postier.store.sqlite.queue import stamp
+from postier.store.sqlite.database import Database, Transaction, stamp
 from postier.store.transfer import (
     AccountRow,
     MailboxRow,
@@ -102,11 +101,11 @@ class SqliteTransfer:
                            datetime.fromisoformat(r[6]), int(r[7]), BlobId(r[8]), bytes(r[9]),
                            r[10], r[11]) for r in rows]
 
-    async def expunged(self, mailbox: MailboxId) -> list[tuple[int, int]]:
+    async def expunged(self, mailbox: MailboxId) -> list[tuple[int, int, datetime]]:
         rows = await self._db.read(lambda c: c.execute(
-            "SELECT uid, modseq FROM expunged WHERE mailbox_id = ? ORDER BY uid",
+            "SELECT uid, modseq, expunged_at FROM expunged WHERE mailbox_id = ? ORDER BY uid",
             (mailbox,)).fetchall())
-        return [(int(r[0]), int(r[1])) for r in rows]
+        return [(int(r[0]), int(r[1]), datetime.fromisoformat(r[2])) for r in rows]
 
     async def last_uid(self, mailbox: MailboxId) -> int:
         row = await self._db.read(lambda c: c.execute(
@@ -262,10 +261,12 @@ class SqliteTransfer:
             return added
         return await self._db.write(work)
 
-    async def put_expunged(self, mailbox: MailboxId, rows: Sequence[tuple[int, int]]) -> None:
+    async def put_expunged(self, mailbox: MailboxId,
+                           rows: Sequence[tuple[int, int, datetime]]) -> None:
         def work(tx: Transaction) -> None:
-            tx.conn.executemany("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq)"
-                                " VALUES (?, ?, ?)", [(mailbox, u, m) for u, m in rows])
+            tx.conn.executemany(
+                "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq, expunged_at)"
+                " VALUES (?, ?, ?, ?)", [(mailbox, u, m, stamp(t)) for u, m, t in rows])
         await self._db.write(work)
 
     async def put_queue(self, row: QueueRow, body: bytes) -> bool:
