@@ -9,12 +9,19 @@ known UIDs expunged since then. When the store still has the expunge history
 honest answer is every known UID that is not in the mailbox now — possibly more than what
 really changed, never a claim the server cannot back. These pure functions compute both on
 range lists, so ``1:4294967295`` costs as much as the mailbox's own UIDs, not four billion.
+
+The store forgets expunges after ``[store] expunge_history``; that is when the client's optional
+message sequence match data (RFC 7162 §3.2.5.2) earns its keep: a pair "sequence number N is
+UID u" that still holds proves the client already knows every expunge up to u (the N - 1
+messages below u are the same ones, as UIDs only grow), so the honest answer can start above
+the last such pair (``matched_through``). With the history at hand the answer is exact anyway
+and the pairs are not needed.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from postier.imap.commands import STAR, SequenceSet
 from postier.types import Uid, UidRange, UidSet
@@ -46,7 +53,39 @@ def contains(uids: UidSet, starts: Sequence[int], uid: int) -> bool:
     index = bisect.bisect_right(starts, uid) - 1
     return index >= 0 and uids.ranges[index].last >= uid
 
-__all__ = ["clip", "contains", "intersect", "missing", "uid_ranges"]
+__all__ = ["above", "clip", "contains", "intersect", "matched_through", "missing", "uid_ranges"]
+
+
+def above(uids: UidSet, floor: int) -> UidSet:
+    """``uids`` without the numbers up to ``floor``."""
+    ranges = [UidRange(Uid(max(r.first, floor + 1)), r.last) for r in uids.ranges
+              if r.last > floor]
+    return UidSet(tuple(ranges))
+
+
+def matched_through(sequences: SequenceSet, uids: SequenceSet, present: Sequence[int]) -> int:
+    """RFC 7162 §3.2.5.2: the highest UID of the client's (sequence number, UID) pairs that the
+    mailbox (``present``: its UIDs, ascending) still matches, taking the pairs in order and
+    stopping at the first that does not match; 0 when none does. Pairs must ascend; the scan
+    stops where they do not, and never runs past the mailbox's last message."""
+    last = 0
+    previous = (0, 0)
+    for seq, uid in zip(_numbers(sequences), _numbers(uids), strict=False):
+        if seq <= previous[0] or uid <= previous[1] or seq > len(present):
+            break
+        if present[seq - 1] != uid:
+            break
+        last, previous = uid, (seq, uid)
+    return last
+
+
+def _numbers(sequence: SequenceSet) -> Iterator[int]:
+    """The numbers of a sequence set in the client's order (no ``*``: the grammar has none)."""
+    for r in sequence.ranges:
+        if not isinstance(r.first, int) or not isinstance(r.last, int):
+            return
+        step = 1 if r.last >= r.first else -1
+        yield from range(r.first, r.last + step, step)
 
 
 def clip(uids: UidSet, last: int) -> UidSet:

@@ -16,8 +16,9 @@ QRESYNC (RFC 7162 §3.2.5), after ENABLE QRESYNC: when the client's UIDVALIDITY 
 the answer adds, before the tagged OK, ``* VANISHED (EARLIER) uids`` — the known UIDs expunged
 since the client's MODSEQ, or, when the store's expunge history no longer reaches back, every
 known UID not in the mailbox now (``qresync.py``) — then ``* n FETCH (UID u FLAGS (...) MODSEQ
-(m))`` for each known message changed since. The seq-match data is accepted and not needed:
-the answer is exact without it. A different UIDVALIDITY means a full resync: the parameter
+(m))`` for each known message changed since. The seq-match data narrows the full answer
+when the history is too short (``qresync.py``); with the history the answer is exact without
+it. A different UIDVALIDITY means a full resync: the parameter
 is ignored (RFC 7162 §3.2.5.2).
 
 EXPUNGE and UID EXPUNGE (RFC 4315 §2.1) report their own removals at once (VANISHED after
@@ -46,7 +47,15 @@ from postier.imap.handlers.common import (
     select_messages,
     spans,
 )
-from postier.imap.qresync import clip, contains, intersect, missing, uid_ranges
+from postier.imap.qresync import (
+    above,
+    clip,
+    contains,
+    intersect,
+    matched_through,
+    missing,
+    uid_ranges,
+)
 from postier.imap.responses import (
     AString,
     Atom,
@@ -162,7 +171,13 @@ async def _resynchronise(ctx: Context, qresync: QResync, mailbox: Mailbox,
     present = [s.uid for s in states]
     expunged = await ctx.store.vanished_since(ctx.account, mailbox.id, ModSeq(qresync.modseq))
     if expunged is None:
-        vanished = missing(known, present)  # the history is too short: the honest answer
+        # The history is too short: the honest answer, every known UID that is gone, from
+        # above what the client's sequence match data proves it knows (RFC 7162 §3.2.5.2).
+        scope = known
+        if qresync.known_sequence is not None and qresync.known_sequence_uids is not None:
+            scope = above(known, matched_through(qresync.known_sequence,
+                                                 qresync.known_sequence_uids, present))
+        vanished = missing(scope, present)
     else:
         vanished = missing(intersect(expunged, known), present)
     view = ctx.view

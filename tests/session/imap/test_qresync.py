@@ -3,7 +3,8 @@ EXPUNGE, CLOSED."""
 
 from __future__ import annotations
 
-from unittest import mock
+import re
+from datetime import UTC, datetime, timedelta
 
 from postier.services import Services
 from postier.store.interface import Store
@@ -52,18 +53,71 @@ async def test_known_uids_restrict_the_answer(client: ImapClient, users: Store) 
     assert f"* VANISHED (EARLIER) {uids[3]}" in lines
 
 
+async def _forget_history(users: Store) -> int:
+    """Prune the whole expunge history, as ``[store] expunge_history`` does for old expunges;
+    return the mailbox's modseq then (the floor: every expunge so far is forgotten)."""
+    assert await users.prune_expunge_history(datetime.now(UTC) + timedelta(days=1)) > 0
+    return (await _state(users))[1]
+
+
 async def test_short_history_reports_every_known_uid_not_present(client: ImapClient,
                                                                  users: Store) -> None:
-    uids = [await deliver(users) for _ in range(4)]
+    uids = [await deliver(users) for _ in range(6)]
     uidvalidity, modseq = await _state(users)
     await _expunge(users, [uids[1]])
+    floor = await _forget_history(users)
+    await _expunge(users, [uids[3]])  # after the prune: still in the history
     await client.ok("ENABLE QRESYNC")
-    with mock.patch.object(type(users), "vanished_since", mock.AsyncMock(return_value=None)):
-        lines = await client.ok(
-            f"SELECT INBOX (QRESYNC ({uidvalidity} {modseq} 1:4294967295))")
-    # No history: the honest answer is every UID below UIDNEXT that is not there.
-    expected = UidSet.of(set(range(1, uids[-1] + 1)) - {uids[0], uids[2], uids[3]})
-    assert f"* VANISHED (EARLIER) {expected}" in lines
+    lines = await client.ok(f"EXAMINE INBOX (QRESYNC ({uidvalidity} {modseq} 1:4294967295))")
+    # No history back to the client's modseq: every UID below UIDNEXT that is not there.
+    assert f"* VANISHED (EARLIER) {uids[1]},{uids[3]}" in lines
+    # A client at the floor still gets the exact answer from the history.
+    lines = await client.ok(f"EXAMINE INBOX (QRESYNC ({uidvalidity} {floor}))")
+    assert f"* VANISHED (EARLIER) {uids[3]}" in lines
+
+
+async def test_sequence_match_data_narrows_the_answer_without_history(client: ImapClient,
+                                                                      users: Store) -> None:
+    uids = [await deliver(users) for _ in range(6)]
+    await _expunge(users, [uids[1]])
+    uidvalidity, modseq = await _state(users)  # the client saw that expunge
+    await _expunge(users, [uids[4]])
+    await _forget_history(users)
+    await client.ok("ENABLE QRESYNC")
+    known = f"{uids[0]}:{uids[5]}"
+    # Without pairs: every known UID that is gone, including the one the client knew about.
+    lines = await client.ok(f"EXAMINE INBOX (QRESYNC ({uidvalidity} {modseq} {known}))")
+    assert f"* VANISHED (EARLIER) {uids[1]},{uids[4]}" in lines
+    # Messages 1-3 are still UIDs 1, 3, 4: the client knows every expunge up to UID 4.
+    pairs = f"(1:3 {uids[0]},{uids[2]},{uids[3]})"
+    lines = await client.ok(f"EXAMINE INBOX (QRESYNC ({uidvalidity} {modseq} {known} {pairs}))")
+    assert f"* VANISHED (EARLIER) {uids[4]}" in lines
+    # Message 4 was UID 5 for the client and is UID 6 now: the scan stops there.
+    pairs = f"(1:4 {uids[0]},{uids[2]},{uids[3]},{uids[4]})"
+    lines = await client.ok(f"EXAMINE INBOX (QRESYNC ({uidvalidity} {modseq} {known} {pairs}))")
+    assert f"* VANISHED (EARLIER) {uids[4]}" in lines
+    # A first pair that no longer holds proves nothing.
+    pairs = f"(2 {uids[3]})"
+    lines = await client.ok(f"EXAMINE INBOX (QRESYNC ({uidvalidity} {modseq} {known} {pairs}))")
+    assert f"* VANISHED (EARLIER) {uids[1]},{uids[4]}" in lines
+
+
+async def test_uid_fetch_vanished_after_the_history_was_pruned(client: ImapClient,
+                                                               users: Store) -> None:
+    uids = [await deliver(users) for _ in range(5)]
+    await _expunge(users, [uids[0]])
+    await client.ok("ENABLE QRESYNC")
+    lines = await client.ok("SELECT INBOX")
+    modseq = next(int(m.group(1)) for x in lines if (m := re.search(r"HIGHESTMODSEQ (\d+)", x)))
+    await client.ok(f"UID STORE {uids[2]} +FLAGS.SILENT (\\Deleted)")
+    await client.ok("EXPUNGE")
+    query = f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq} VANISHED)"
+    assert (await client.ok(query))[0] == f"* VANISHED (EARLIER) {uids[2]}"
+    floor = await _forget_history(users)
+    # Below the floor: every UID asked for that is neither in the mailbox nor numbered.
+    assert (await client.ok(query))[0] == f"* VANISHED (EARLIER) {uids[0]},{uids[2]}"
+    lines = await client.ok(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {floor} VANISHED)")
+    assert not any("VANISHED" in line for line in lines)
 
 
 async def test_other_uidvalidity_is_a_plain_select(client: ImapClient, users: Store) -> None:
