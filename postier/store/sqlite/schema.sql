@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS mailboxes (
     uidnext          INTEGER NOT NULL DEFAULT 1,
     highest_modseq   INTEGER NOT NULL DEFAULT 1,
     first_recent_uid INTEGER NOT NULL DEFAULT 1,
-    -- Expunge history below this modseq was pruned: QRESYNC clients older than it resync fully.
+    -- The highest modseq pruned from the expunge history: QRESYNC clients older than it resync
+    -- fully, those at or above it exactly.
     vanished_floor   INTEGER NOT NULL DEFAULT 0,
     UNIQUE (account_id, name)
 );
