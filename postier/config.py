@@ -197,6 +197,16 @@ class DnsSection:
 
 
 @dataclass(frozen=True, slots=True)
+class MailauthSection:
+    """Inbound SPF, DKIM and DMARC checks on the MX listener (never on submission)."""
+
+    verify: bool = True  # check, and record an Authentication-Results field
+    dmarc_reject: bool = True  # p=reject → 550 5.7.1; off: such mail goes to Junk instead
+    spf_fail_reject: bool = False  # SPF fail alone (without a DMARC pass) → 550 5.7.23
+    timeout: float = 30.0  # all checks of one message; then it is delivered with temperror
+
+
+@dataclass(frozen=True, slots=True)
 class LogSection:
     level: str = "info"
 
@@ -224,6 +234,7 @@ class Config:
     queue: QueueSection = field(default_factory=QueueSection)
     log: LogSection = field(default_factory=LogSection)
     pop3: Pop3Section = field(default_factory=Pop3Section)
+    mailauth: MailauthSection = field(default_factory=MailauthSection)
     path: Path | None = None  # the file it was loaded from
 
     @property
@@ -234,7 +245,7 @@ class Config:
 _SIZE_KEYS = {"max_message_size"}
 _DURATION_KEYS = {"retry_schedule", "expire_after", "delay_notice_after", "connect_timeout",
                   "command_timeout", "data_timeout", "dns_timeout", "poll_interval", "lease",
-                  "retention", "expunge_history"}
+                  "retention", "expunge_history", "timeout"}
 _RELAY_TLS = {"starttls", "implicit", "none"}
 _LOG_LEVELS = {"debug", "info", "warning", "error"}
 _BACKENDS = {"sqlite", "postgresql"}
@@ -401,4 +412,9 @@ allow_plaintext = false   # true lets clients send passwords without TLS (not re
 # retry_schedule = ["5m", "10m", "30m", "1h", "2h", "4h", "8h", "16h"]   # the last repeats
 # expire_after = "4d"                       # then the sender gets a bounce
 # delay_notice_after = "4h"                 # the sender is told the message is delayed
+
+# [mailauth]                                # SPF, DKIM and DMARC of mail arriving on smtp (MX)
+# verify = true                             # check and add Authentication-Results
+# dmarc_reject = true                       # honour p=reject (550); false: deliver to Junk
+# spf_fail_reject = false                   # true: refuse SPF -all failures (no DMARC pass)
 """

@@ -1,7 +1,8 @@
 """DNS for mail: the Resolver Protocol, and a stub resolver built on dnspython's async resolver.
 
 How this works: code that needs DNS (the outbound queue's MX lookup, later SPF/DKIM/DMARC
-verification) takes a ``Resolver``; tests may pass their own. ``DnsResolver`` asks the servers
+verification) takes a ``Resolver``; tests may pass their own. ``DnsResolver`` also answers
+``ptr`` (reverse names), which only SPF's ``ptr`` mechanism needs. ``DnsResolver`` asks the servers
 named in ``[dns] nameservers`` (each ``"address"`` or ``"address:port"``, IPv6 as ``"[::1]:53"``)
 or, with none configured, the system's (``/etc/resolv.conf``).
 
@@ -27,6 +28,7 @@ import dns.exception
 import dns.nameserver
 import dns.rdatatype
 import dns.resolver
+import dns.reversename
 
 __all__ = [
     "DnsError",
@@ -165,3 +167,14 @@ class DnsResolver:
         if answer is None:
             return []
         return [b"".join(r.strings) for r in answer]
+
+    async def ptr(self, address: str) -> list[str]:
+        """Reverse names of an IP address (SPF's ``ptr``), lower case, without the final dot."""
+        try:
+            name = dns.reversename.from_address(address)
+        except (ValueError, dns.exception.SyntaxError) as exc:
+            raise DomainNotFound(f"{address!r} is not an IP address") from exc
+        answer = await self._query(name.to_text(), dns.rdatatype.PTR)
+        if answer is None:
+            return []
+        return [r.target.to_text(omit_final_dot=True).lower() for r in answer]

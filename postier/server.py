@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from postier.auth import Authenticator, FailureThrottle, MemoryThrottle, ThrottleLimits
 from postier.config import Config
+from postier.dns import DnsResolver
 from postier.errors import ConfigError
 from postier.net.listener import Bound, Listeners, ListenerSpec, TlsMode
 from postier.net.tls import TlsManager
@@ -181,7 +182,8 @@ class PostierServer:
                                 max_delay=config.auth.delay_max,
                                 window=config.auth.failure_window)
         authenticator = Authenticator(self.store, _throttle_for(self.store, limits))
-        context = self.context = Services(config, self.store, authenticator, self.tls)
+        resolver = DnsResolver(config.dns.nameservers, timeout=config.queue.dns_timeout)
+        context = self.context = Services(config, self.store, authenticator, self.tls, resolver)
         try:
             self._closers = await _join_nodes(self.store, context)
         except BaseException:

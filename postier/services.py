@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from postier.auth import Authenticator
 from postier.config import Config
+from postier.mailauth.verify import MailAuthResolver
 from postier.net.connection import Connection
 from postier.net.tls import TlsManager
 from postier.store.interface import Store
@@ -22,3 +23,6 @@ class Services:
     store: Store
     authenticator: Authenticator
     tls: TlsManager | None
+    # DNS for inbound mail authentication (SPF, DKIM, DMARC on the MX listener); None turns
+    # those checks off (in-process callers and tests without DNS).
+    resolver: MailAuthResolver | None = None

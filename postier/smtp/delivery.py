@@ -26,6 +26,13 @@ The local copies are committed before the remote ones are queued: if queueing th
 client gets a 451 and will send again, so local recipients may get the message twice, which
 beats losing it for the remote ones (one store call for both would close that window).
 
+Inbound authentication (MX only; see postier/mailauth/verify.py): the session passes the
+``Authentication-Results`` field as ``auth_field``; it goes into the local copies' prefix
+between Return-Path and Received (RFC 8601 §2.1: a trace field, added at the top like
+Received), so it is always above any field of the same name the sender wrote. ``quarantine``
+delivers the local copies to each account's Junk folder (special-use \\Junk), or to the INBOX of
+an account that has none. Forwarded (queued) copies get neither.
+
 Trace details: ``from`` is the HELO name and the client's address literal (no reverse DNS is
 looked up); ``with`` is the RFC 3848 protocol (ESMTP, ESMTPS, ESMTPA, ESMTPSA; SMTP after HELO)
 or its UTF8 form for SMTPUTF8 transactions (RFC 6531 §4.3); ``for`` names the recipient only when
@@ -56,7 +63,7 @@ from postier.store.interface import (
     OutboundRecipient,
     Store,
 )
-from postier.types import AccountId, Principal
+from postier.types import AccountId, Principal, SpecialUse
 
 __all__ = ["ClientInfo", "deliver", "new_queue_id", "received_field", "return_path_field",
            "transmission_protocol"]
@@ -127,6 +134,8 @@ async def deliver(
     principal: Principal | None = None,
     queue_id: str | None = None,
     now: datetime | None = None,
+    auth_field: bytes = b"",
+    quarantine: bool = False,
 ) -> Reply:
     """Store ``data`` for every route; the reply to send once this returns (see the module
     docstring). Raises what the store raises."""
@@ -139,7 +148,8 @@ async def deliver(
     single = routes[0].rcpt.address if len(routes) == 1 else None
     trace = received_field(client, hostname, queue_id, single, now)
     if accounts:
-        failures = await _deliver_local(store, mail.address, accounts, data, trace, now, queue_id)
+        failures = await _deliver_local(store, mail.address, accounts, data, auth_field + trace,
+                                        now, queue_id, quarantine)
         if len(failures) == len(accounts) and not remote:
             return _failure_reply(failures)
     if remote:
@@ -148,9 +158,13 @@ async def deliver(
 
 
 async def _deliver_local(store: Store, sender: str, accounts: list[AccountId], data: bytes,
-                         trace: bytes, now: datetime, queue_id: str) -> list[DeliveryResult]:
+                         trace: bytes, now: datetime, queue_id: str,
+                         quarantine: bool) -> list[DeliveryResult]:
     prefix = return_path_field(sender) + trace
-    targets = [DeliveryTarget(account, header_prefix=prefix) for account in accounts]
+    targets = []
+    for account in accounts:
+        junk = await store.find_special_use(account, SpecialUse.JUNK) if quarantine else None
+        targets.append(DeliveryTarget(account, junk.name if junk else None, prefix))
     results = await store.deliver(data, targets, internal_date=now)
     failures = [result for result in results if result.error is not None]
     for failure in failures:

@@ -76,6 +76,8 @@ __all__ = [
     "VRFY_CANNOT_VERIFY",
     "Reply",
     "auth_challenge",
+    "authentication_deferred",
+    "authentication_refused",
     "chunk_received",
     "closing",
     "ehlo",
@@ -178,6 +180,21 @@ def ehlo(hostname: str, capabilities: Iterable[str]) -> Reply:
 
 def queued(queue_id: str) -> Reply:
     return Reply(250, "2.0.0", f"OK queued as {queue_id}")
+
+
+def authentication_refused(reason: str) -> Reply:
+    """DMARC p=reject (RFC 7489 §6.6.2 suggests 5.7.1) or SPF fail (RFC 7372: 5.7.23)."""
+    enhanced = "5.7.23" if reason.startswith("SPF") else "5.7.1"
+    return Reply(550, enhanced, _printable(reason))
+
+
+def authentication_deferred(reason: str) -> Reply:
+    """A policy that would reject hinges on a DNS lookup that failed: try again later."""
+    return Reply(451, "4.4.3", _printable(reason) + ", try again later")
+
+
+def _printable(text: str) -> str:
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:200]
 
 
 def chunk_received(size: int) -> Reply:

@@ -11,7 +11,10 @@ Listeners (``smtp_handler``): ``smtp`` is the MX (mail from other servers: local
 STARTTLS offered when a certificate is configured, no AUTH: MX does not authenticate users);
 ``submission`` (587, STARTTLS) and ``submissions`` (465, implicit TLS, RFC 8314) require AUTH
 before MAIL; AUTH is offered only under TLS unless ``[auth] allow_plaintext``, and they accept
-the DSN parameters (RFC 3461) for the outbound queue.
+the DSN parameters (RFC 3461) for the outbound queue. Mail on the MX listener is checked
+(SPF, DKIM, DMARC: ``_verify``, ``[mailauth]``) after DATA and before delivery: a DMARC
+``p=reject`` failure is answered 550, a quarantine goes to Junk, every result is recorded in an
+Authentication-Results field.
 
 AUTH (RFC 4954): the exchange runs inside ``Authenticator.run_sasl``, which calls back
 ``_sasl_round`` to send each 334 challenge through the machine and read the decoded answer. If
@@ -32,10 +35,12 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import random
 from collections.abc import Awaitable, Callable
 
 from postier.auth import SaslCancelled, sasl
 from postier.errors import AuthFailed
+from postier.mailauth.verify import Action, InboundPolicy, Verdict, authenticate, unavailable
 from postier.net.connection import Connection
 from postier.services import ConnectionHandler, Services
 from postier.smtp import delivery
@@ -254,13 +259,47 @@ class SmtpSession:
             esmtp=envelope.esmtp, tls=envelope.tls, authenticated=envelope.authenticated,
             smtputf8=envelope.mail_from.smtputf8)
         client = delivery.ClientInfo(envelope.helo, self._conn.peer_ip, protocol)
+        verdict = await self._verify(message)
+        if verdict is not None and verdict.action in (Action.REJECT, Action.DEFER):
+            self._log(logging.INFO, "message from <%s> refused: %s", envelope.mail_from.address,
+                      verdict.reason)
+            self._answer(r.authentication_refused(verdict.reason)
+                         if verdict.action is Action.REJECT
+                         else r.authentication_deferred(verdict.reason))
+            return
         reply = await delivery.deliver(
             self._services.store, envelope.mail_from, routes, message.data, client,
-            hostname=self._hostname, principal=self._principal)
+            hostname=self._hostname, principal=self._principal,
+            auth_field=verdict.header_field(self._hostname) if verdict else b"",
+            quarantine=verdict is not None and verdict.action is Action.QUARANTINE)
         self._log(logging.INFO, "message from <%s>, %d octets, %d recipient(s): %d %s",
                   envelope.mail_from.address, len(message.data), len(routes), reply.code,
                   reply.lines[-1])
         self._answer(reply)
+
+    async def _verify(self, message: MessageReceived) -> Verdict | None:
+        """SPF, DKIM and DMARC of mail on the MX listener (postier/mailauth/verify.py)."""
+        settings = self._services.config.mailauth
+        resolver = self._services.resolver
+        peer = self._conn.peer_ip
+        if self._settings.mode is not Mode.MX or not settings.verify or resolver is None \
+                or not peer:
+            return None
+        envelope = message.envelope
+        policy = InboundPolicy(settings.dmarc_reject, settings.spf_fail_reject)
+        try:
+            async with asyncio.timeout(settings.timeout):
+                return await authenticate(
+                    message.data, client_ip=peer, helo=envelope.helo,
+                    mail_from=envelope.mail_from.address, resolver=resolver,
+                    offload=asyncio.to_thread, policy=policy, sample=random.random())
+        except TimeoutError:
+            self._log(logging.WARNING, "authentication checks timed out")
+            reason = "checks timed out"
+        except Exception:  # a fault here must not keep mail out: deliver, say temperror
+            log.exception("%s authentication checks failed", self._prefix)
+            reason = "internal error"
+        return unavailable(envelope.mail_from.address, envelope.helo, reason)
 
     async def _authenticate(self, command: Auth) -> None:
         allowed = sasl.allowed_mechanisms(self._protocol.tls_active,
