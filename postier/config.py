@@ -9,6 +9,7 @@ of the config file. The section and key names are a contract with users: they on
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 import types
@@ -62,14 +63,25 @@ _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 def parse_duration(value: str | int | float) -> float:
     """``300``, ``"90s"``, ``"5m"``, ``"4h"``, ``"4d"``, ``"1h30m"`` → seconds."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
+        seconds = _to_float(value)
+    else:
+        text = str(value).strip()
+        parts = _DURATION.findall(text)
+        if not text or "".join(_DURATION.sub("", text).split()) or not parts:
+            raise ValueError(f"{value!r} is not a duration (examples: 300, 90s, 5m, 4h, 4d)")
+        seconds = float(sum(float(number) * _SECONDS[unit.lower()] for number, unit in parts))
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    if not math.isfinite(seconds):  # TOML's nan and inf, or digits beyond a float's range
+        raise ValueError(f"{value!r} is not a finite duration")
+    return seconds
+
+
+def _to_float(value: int | float) -> float:
+    try:
         return float(value)
-    text = str(value).strip()
-    parts = _DURATION.findall(text)
-    if not text or "".join(_DURATION.sub("", text).split()) or not parts:
-        raise ValueError(f"{value!r} is not a duration (examples: 300, 90s, 5m, 4h, 4d)")
-    return float(sum(float(number) * _SECONDS[unit.lower()] for number, unit in parts))
+    except OverflowError:  # an integer too large for a float
+        return math.inf if value > 0 else -math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +273,8 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from exc
     return config_from_dict(raw, path)
 
 
@@ -315,9 +329,12 @@ def _convert(hint: Any, key: str, value: Any, base: Path) -> Any:
             raise TypeError(f"expected a \"host:port\" string, got {value!r}")
         return parse_host_port(value)
     if hint is Path:
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not value or "\x00" in value:
             raise TypeError(f"expected a path string, got {value!r}")
-        path = Path(value).expanduser()
+        try:
+            path = Path(value).expanduser()
+        except RuntimeError as exc:  # "~user/..." for a user that does not exist
+            raise ValueError(f"cannot expand {value!r}: {exc}") from exc
         return path if path.is_absolute() else base / path
     if key in _SIZE_KEYS:
         return parse_size(value)
@@ -336,9 +353,12 @@ def _convert(hint: Any, key: str, value: Any, base: Path) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"expected a number, got {value!r}")
-        if value < 0:
+        number = _to_float(value)
+        if not math.isfinite(number):  # TOML's nan and inf, or an integer beyond a float's range
+            raise ValueError(f"expected a finite number, got {value}")
+        if number < 0:
             raise ValueError(f"must not be negative, got {value}")
-        return float(value)
+        return number
     if hint is str:
         if not isinstance(value, str):
             raise TypeError(f"expected a string, got {value!r}")

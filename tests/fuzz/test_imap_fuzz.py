@@ -24,6 +24,7 @@ from postier.imap.protocol import (
     ProtocolViolation,
 )
 from postier.types import FlagOp
+from tests.fuzz.budget import examples
 
 # -- (a) and (b): arbitrary input ---------------------------------------------------------------
 
@@ -64,14 +65,14 @@ def run(data: bytes, step: int) -> list[Event]:
     return out
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(data=inputs)
 def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     events = run(data, len(data) or 1)
     assert isinstance(events[-1], ConnectionClosed | ProtocolViolation)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(data=inputs, cut=st.integers(min_value=1, max_value=64))
 def test_chunking_never_changes_events(data: bytes, cut: int) -> None:
     whole = run(data, len(data) or 1)
@@ -311,7 +312,7 @@ generated_commands = st.one_of(
 )  # fmt: skip
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(command=generated_commands)
 def test_generated_commands_round_trip(command: c.ImapCommand) -> None:
     protocol = ImapServerProtocol()

@@ -27,8 +27,10 @@ from postier.imap.responses import serialize
 from postier.imap.search import SearchMessage, esearch_result, matches, search_needs
 from postier.imap.sort_thread import SortMessage, ThreadNode, render_threads, sort, thread
 from postier.types import BlobId, MailboxId, MessageId, MessageRecord, ModSeq, Uid
+from tests.fuzz.budget import examples
 
-FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=examples(250), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 HEADER_LINES = [
     b"From: A <a@example.com>", b"To: group: b@x, \"C\" <c@y>;", b"Cc: =?utf-8?q?J=C3=B6rg?= <j@x>",

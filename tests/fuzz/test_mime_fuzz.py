@@ -31,9 +31,11 @@ from postier.mime import (
     summarize,
 )
 from postier.mime.params import parse_parameterized
+from tests.fuzz.budget import examples
 
 SPECS = ("", "HEADER", "TEXT", "MIME", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "bogus")
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=examples(300), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 
 def check_tree(data: bytes, tree: MessageTree) -> None:

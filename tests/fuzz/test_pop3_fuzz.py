@@ -32,6 +32,7 @@ from postier.pop3.maildrop import Maildrop
 from postier.pop3.protocol import Pop3ServerProtocol
 from postier.pop3.wire import stuffed_chunks, top_of, wire_form, wire_size
 from postier.types import Uid, UidValidity
+from tests.fuzz.budget import examples
 
 CONFIG = ProtocolConfig(tls_active=True, max_errors=12, output_high_water=2048)
 BODIES = {Uid(1): b"Subject: a\r\n\r\n.x\r\n", Uid(2): b"b\nc\n..", Uid(5): b""}
@@ -93,7 +94,7 @@ def drive(data: bytes, step: int) -> tuple[list[Event], bytes]:
 commands = st.lists(st.sampled_from(TOKENS), max_size=40).map(lambda t: b"\r\n".join(t))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(data=st.one_of(st.binary(max_size=1024), commands))
 def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     events, out = drive(data, len(data) or 1)
@@ -101,7 +102,7 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     assert out.startswith(b"+OK Postier POP3 server ready\r\n")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(data=st.one_of(st.binary(max_size=512), commands),
        cut=st.integers(min_value=1, max_value=17))
 def test_chunking_never_changes_events_or_output(data: bytes, cut: int) -> None:
@@ -130,7 +131,7 @@ bodies = st.lists(st.sampled_from([b".", b"..", b"\r\n", b"\n", b"\r", b"a", b" 
                                    b".\r\n", b"\r\n.\r\n"]), max_size=60).map(b"".join)
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(body=st.one_of(bodies, st.binary(max_size=300)),
        chunk=st.integers(min_value=1, max_value=40))
 def test_stuffing_round_trips_byte_exact(body: bytes, chunk: int) -> None:

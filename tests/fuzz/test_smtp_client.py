@@ -18,6 +18,7 @@ from postier.smtp.client import (
     TlsRequested,
     TransactionDone,
 )
+from tests.fuzz.budget import examples
 
 MAIL = MailTransaction("a@example.test", (OutgoingRecipient("b@example.org"),
                                           OutgoingRecipient("c@example.org")), b"x\r\n")
@@ -59,14 +60,14 @@ def drive(chunks: list[bytes]) -> list[object]:
     return events
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.one_of(REPLIES, st.binary(max_size=40)), max_size=12))
 def test_any_server_bytes_end_in_events_never_exceptions(chunks: list[bytes]) -> None:
     events = drive(chunks)
     assert isinstance(events[-1], Closed)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(REPLIES, max_size=12), st.integers(min_value=1, max_value=7))
 def test_chunking_never_changes_events(chunks: list[bytes], cut: int) -> None:
     whole = b"".join(chunks)

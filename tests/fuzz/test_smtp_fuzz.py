@@ -38,6 +38,7 @@ from postier.smtp.protocol import (
     SmtpServerProtocol,
     TlsHandshakeRequired,
 )
+from tests.fuzz.budget import examples
 
 CONFIG = ProtocolConfig(
     "mx.example.org",
@@ -100,7 +101,7 @@ def converse(data: bytes, step: int) -> tuple[list[Event], bytes]:
 REPLY_LINE = re.compile(rb"[2-5][0-9]{2}[ -][^\r\n]*")
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(data=st.one_of(smtp_bytes, st.binary(max_size=2048)))
 def test_arbitrary_bytes_only_produce_events_and_replies(data: bytes) -> None:
     events, out = converse(data, step=len(data) or 1)
@@ -109,7 +110,7 @@ def test_arbitrary_bytes_only_produce_events_and_replies(data: bytes) -> None:
     assert all(REPLY_LINE.fullmatch(line) for line in out.split(b"\r\n")[:-1])
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(data=smtp_bytes, cut=st.integers(min_value=1, max_value=64))
 def test_read_boundaries_never_change_events_or_replies(data: bytes, cut: int) -> None:
     whole = converse(data, step=len(data) or 1)
