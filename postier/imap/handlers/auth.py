@@ -30,6 +30,7 @@ from postier.imap.protocol import (
     ConnectionClosed,
     ParseFailure,
     ProtocolViolation,
+    answer,
 )
 from postier.imap.responses import CapabilityCode, Continuation, SimpleCode, Status, Tagged
 from postier.types import Principal
@@ -79,6 +80,8 @@ async def handle_authenticate(ctx: Context, tag: str, command: Authenticate) -> 
             case ParseFailure(message=message):
                 raise _SaslAborted(message)
             case ProtocolViolation(message=message):
+                await ctx.send(answer(event))  # "* BYE line too long", as outside AUTHENTICATE
+                await ctx.flush()
                 raise SessionEnded(message)
             case ConnectionClosed():
                 raise SessionEnded("connection closed during authentication")

@@ -84,6 +84,14 @@ async def test_authenticate_cancel_and_bad_base64(services: Services) -> None:
     await client.stop()
 
 
+async def test_overlong_authenticate_response_gets_bye(services: Services) -> None:
+    client, _ = await connect(services)
+    client.send("a1 AUTHENTICATE PLAIN\r\n")
+    assert await client.line() == "+ "
+    client.send(b"A" * 70_000 + b"\r\n")
+    assert (await client.closed()).endswith("* BYE line too long\r\n")
+
+
 async def test_authenticate_unknown_mechanism(services: Services) -> None:
     client, _ = await connect(services)
     lines = await client.command("AUTHENTICATE GSSAPI")
