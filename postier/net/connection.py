@@ -84,4 +84,6 @@ class StreamConnection:
             async with asyncio.timeout(5):
                 await self._writer.wait_closed()
         except (TimeoutError, ConnectionError, ssl.SSLError):
-            pass
+            # close() waits to send what is buffered; a peer that stopped reading would keep
+            # the socket and that buffer forever.
+            self._writer.transport.abort()
