@@ -46,6 +46,7 @@ QueueId = NewType("QueueId", int)
 __all__ = [
     "AccountStore",
     "AppendResult",
+    "AppendedMessage",
     "CopyResult",
     "DeliveryResult",
     "DeliveryTarget",
@@ -53,6 +54,7 @@ __all__ = [
     "MailStore",
     "MessageState",
     "Notice",
+    "OutboundCopy",
     "OutboundEnvelope",
     "OutboundRecipient",
     "QueueId",
@@ -108,6 +110,15 @@ class DeliveryResult:
 class AppendResult:
     uidvalidity: UidValidity
     record: MessageRecord
+
+
+@dataclass(frozen=True, slots=True)
+class AppendedMessage:
+    """One message of ``append_many`` (IMAP MULTIAPPEND)."""
+
+    data: bytes
+    flags: frozenset[Flag] = frozenset()
+    internal_date: datetime | None = None  # None: now
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +189,16 @@ class MailStore(Protocol):
     async def append(self, account: AccountId, mailbox: MailboxId, data: bytes,
                      flags: frozenset[Flag] = frozenset(),
                      internal_date: datetime | None = None) -> AppendResult: ...
+    async def append_many(self, account: AccountId, mailbox: MailboxId,
+                          batch: Sequence[AppendedMessage]) -> list[AppendResult]:
+        """Append every message or none (RFC 3502 MULTIAPPEND): one transaction, consecutive
+        UIDs in the given order, the quota charged for the whole set. The first failure
+        (OverQuota, NotFound, ...) is raised and nothing was stored."""
+        ...
     async def deliver(self, data: bytes, targets: Sequence[DeliveryTarget],
-                      internal_date: datetime | None = None) -> list[DeliveryResult]: ...
+                      internal_date: datetime | None = None) -> list[DeliveryResult]:
+        """Store one body for many recipients; each target succeeds or fails on its own."""
+        ...
     async def message_states(self, account: AccountId, mailbox: MailboxId,
                              changed_since: ModSeq | None = None) -> list[MessageState]: ...
     async def get_messages(self, account: AccountId, mailbox: MailboxId,
@@ -249,6 +268,15 @@ class OutboundEnvelope:
     ret: str | None = None  # DSN RET: FULL or HDRS
     body_type: str | None = None  # 7BIT, 8BITMIME or BINARYMIME
     smtputf8: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundCopy:
+    """The queued copy of a message delivered locally too: its envelope, and the trace fields
+    (``Received:``) the remote copy carries before the shared body."""
+
+    envelope: OutboundEnvelope
+    header_prefix: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,4 +371,11 @@ class QueueStore(Protocol):
 
 
 class Store(AccountStore, MailStore, QueueStore, Protocol):
+    async def deliver_and_enqueue(self, data: bytes, targets: Sequence[DeliveryTarget],
+                                  outbound: OutboundCopy, internal_date: datetime | None = None
+                                  ) -> tuple[list[DeliveryResult], QueueId]:
+        """``deliver`` and ``enqueue`` in one transaction: the local copies and the queued one
+        commit together or not at all. Each target still fails on its own (its result carries
+        the error); a failure to queue raises and leaves no local copy either."""
+        ...
     async def close(self) -> None: ...

@@ -8,8 +8,11 @@ the next ones once the earlier one committed — strictly increasing in commit o
 reused, on any number of nodes. SERIALIZABLE would give the same result for mailboxes (they
 all update the same row) but abort and redo whole deliveries, bodies included, instead of
 waiting a moment for a row lock; READ COMMITTED with explicit row locks is cheaper and as safe.
-Deadlocks (two deliveries locking the same mailboxes in opposite orders) and serialization
-failures are retried from the start, a few times, with a random pause.
+Lock order: a transaction that locks several rows locks every mailbox row it needs first, in
+id order, then account rows, in id order (then blobs and the rest), so two writers never wait
+for each other in a cycle. Should a deadlock happen anyway, PostgreSQL aborts one of them; it is
+retried from the start, like a serialization failure, a few times with a random pause, and
+counted in ``deadlock_retries``.
 
 The changes a transaction made are announced with ``pg_notify`` *inside* it: PostgreSQL
 delivers the notification only if the transaction commits, and in commit order, to every
@@ -68,6 +71,9 @@ class Transaction:
 
     conn: Connection
     changes: list[Change] = field(default_factory=list)
+    # Changes a statement of the transaction announced itself (``postier_deliver``): published
+    # on this node's hub after commit, before ``changes``, but not announced again.
+    announced: list[Change] = field(default_factory=list)
 
 
 def channel_for(schema: str) -> str:
@@ -86,6 +92,9 @@ class Database:
         self.node_id = uuid.uuid4().hex
         self._running: set[asyncio.Task[Any]] = set()
         self._closed = False
+        # Transactions redone because PostgreSQL broke a deadlock: every writer locks rows in
+        # one global order (mailboxes by id, then accounts by id), so this should stay 0.
+        self.deadlock_retries = 0
 
     @classmethod
     async def connect(cls, dsn: str, hub: ChangeHub, *, min_size: int = 1,
@@ -130,7 +139,8 @@ class Database:
                     result = await work(tx)
                     if tx.changes:
                         await self._announce(conn, tx.changes)
-            except _RETRYABLE:
+            except _RETRYABLE as exc:
+                self._count(exc)
                 if attempt + 1 == _RETRIES:
                     raise TryLater("the database is busy; try again") from None
                 await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
@@ -138,8 +148,8 @@ class Database:
             except UNAVAILABLE as exc:
                 log.warning("PostgreSQL unavailable: %s", exc)
                 raise TryLater("the database is unavailable; try again") from exc
-            if tx.changes:
-                self.hub.publish(tx.changes)
+            if tx.announced or tx.changes:
+                self.hub.publish(tx.announced + tx.changes)
             return result
         raise AssertionError("unreachable")
 
@@ -161,7 +171,8 @@ class Database:
             try:
                 async with self.pool.acquire() as conn:
                     result, changes = await work(conn)
-            except _RETRYABLE:
+            except _RETRYABLE as exc:
+                self._count(exc)
                 if attempt + 1 == _RETRIES:
                     raise TryLater("the database is busy; try again") from None
                 await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
@@ -173,6 +184,11 @@ class Database:
                 self.hub.publish(changes)
             return result
         raise AssertionError("unreachable")
+
+    def _count(self, exc: BaseException) -> None:
+        if isinstance(exc, asyncpg.exceptions.DeadlockDetectedError):
+            self.deadlock_retries += 1
+            log.info("deadlock broken by PostgreSQL; the transaction is redone")
 
     async def _announce(self, conn: Connection, changes: list[Change]) -> None:
         payload = json.dumps({"n": self.node_id, "c": [change_to_json(c) for c in changes]},

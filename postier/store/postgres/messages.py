@@ -8,9 +8,11 @@ locking the mailbox row first in every transaction that changes a mailbox's mess
   pruning that log raises the mailbox's ``vanished_floor`` to the highest modseq it forgot;
 - ``accounts.used_bytes``/``message_count`` move with every insert and delete (quota);
 - ``blobs.refcount`` counts message and queue rows per body; the row goes when it reaches zero.
-Transactions that lock two mailboxes (copy, move) lock them in id order. New messages are
-stored by the ``postier_deliver`` SQL function in one round trip (``insert_messages``); the
-rest runs as Python-driven transactions.
+Every transaction that locks several rows locks the mailboxes first, in id order, then the
+accounts, in id order (copy, move, delivery to several accounts, expunge-history pruning), so
+no two writers wait for each other in a cycle. New messages are stored by the ``postier_deliver``
+SQL function in one round trip (``insert_messages``); the rest runs as Python-driven
+transactions.
 """
 
 from __future__ import annotations
@@ -211,9 +213,11 @@ async def insert_messages(conn: Connection, body: Body, targets: Sequence[NewMes
                           internal_date: datetime, node: str, channel: str
                           ) -> tuple[list[tuple[UidValidity, MessageRecord] | MailError],
                                      list[Change]]:
-    """Store ``body`` once for every target in one statement (``postier_deliver``, migration
-    2): one round trip, each target in its own subtransaction, announced by the function.
-    Returns each target's (UIDVALIDITY, record) or error, and the changes made."""
+    """Store ``body`` once for every target in one statement (``postier_deliver``, migrations
+    2 and 4): one round trip, each target in its own subtransaction, announced by the function,
+    which locks the target mailboxes in id order and then their accounts in id order.
+    Returns each target's (UIDVALIDITY, record) or error, in target order, and the changes made
+    (in the order they were made)."""
     results: list[tuple[UidValidity, MessageRecord] | MailError | None] = []
     sent: list[tuple[int, NewMessage, int, str]] = []
     for index, target in enumerate(targets):
@@ -239,7 +243,11 @@ async def insert_messages(conn: Connection, body: Body, targets: Sequence[NewMes
         [k for _, _, _, k in sent], [json.dumps(sorted(f)) for f in stored_flags],
         body.blob, body.size, body.data, body.document, body.parsed.summary_json, instant,
         offset, node, channel)
-    for row, (index, target, _, _), flags in zip(rows, sent, stored_flags, strict=True):
+    # Rows come in the order the function stored them (mailbox id order since migration 4);
+    # ``idx`` (1-based) says which target each one is.
+    for row in rows:
+        index, target, _, _ = sent[row["idx"] - 1]
+        flags = stored_flags[row["idx"] - 1]
         if row["error"] is not None:
             code, _, text = str(row["error"]).partition(" ")
             results[index] = OverQuota(text) if code == "PT507" else NotFound(text)

@@ -25,12 +25,14 @@ from postier.store.blobs_fs import blob_id_of
 from postier.store.bodies import parse_body, structure_for_prefix
 from postier.store.changes import ChangeHub
 from postier.store.interface import (
+    AppendedMessage,
     AppendResult,
     CopyResult,
     DeliveryResult,
     DeliveryTarget,
     FlagResult,
     MessageState,
+    OutboundCopy,
     OutboundEnvelope,
     QueuedMessage,
     QueueId,
@@ -273,26 +275,73 @@ class PostgresStore:
             raise result
         return AppendResult(*result)
 
+    async def append_many(self, account: AccountId, mailbox: MailboxId,
+                          batch: Sequence[AppendedMessage]) -> list[AppendResult]:
+        """One transaction for the set: the mailbox row is locked first, so the UIDs are
+        consecutive; each message is one ``postier_deliver`` call in it, and the first failure
+        (over quota as the set grows, say) rolls back everything, announcements included."""
+        if len(batch) == 1:  # the one-statement path
+            only = batch[0]
+            return [await self.append(account, mailbox, only.data, only.flags,
+                                      only.internal_date)]
+        now = datetime.now(UTC)
+        bodies = [await self._prepare(message.data) for message in batch]
+        db = self._db
+
+        async def work(tx: Transaction) -> list[AppendResult]:
+            await messages.require_mailbox(tx.conn, account, mailbox, lock=True)
+            appended: list[AppendResult] = []
+            for message, body in zip(batch, bodies, strict=True):
+                target = NewMessage(account, mailbox, "", b"", body.parsed.structure_json,
+                                    message.flags)
+                [outcome], changes = await messages.insert_messages(
+                    tx.conn, body, [target], message.internal_date or now, db.node_id,
+                    db.channel)
+                if isinstance(outcome, MailError):
+                    raise outcome
+                tx.announced += changes
+                appended.append(AppendResult(*outcome))
+            return appended
+        return await self._write(work)
+
     async def deliver(self, data: bytes, targets: Sequence[DeliveryTarget],
                       internal_date: datetime | None = None) -> list[DeliveryResult]:
         """Store one body for many recipients in one statement; each target succeeds or fails
-        on its own. Targets go in account order, so two deliveries to the same people lock
-        their mailboxes in the same order."""
+        on its own. The function locks the mailboxes in id order, then the accounts."""
         date = internal_date or datetime.now(UTC)
         body = await self._prepare(data)
-        order = sorted(range(len(targets)), key=lambda i: targets[i].account_id)
-        new = [NewMessage(targets[i].account_id, None, normalize_mailbox_name(
-            targets[i].mailbox or INBOX), targets[i].header_prefix,
-            structure_for_prefix(body.parsed, len(targets[i].header_prefix)), targets[i].flags)
-            for i in order]
-        outcomes = await self._insert(body, new, date)
-        results: dict[int, DeliveryResult] = {}
-        for index, outcome in zip(order, outcomes, strict=True):
-            if isinstance(outcome, MailError):
-                results[index] = DeliveryResult(targets[index], None, outcome)
-            else:
-                results[index] = DeliveryResult(targets[index], outcome[1])
-        return [results[i] for i in range(len(targets))]
+        outcomes = await self._insert(body, self._new_messages(body, targets), date)
+        return _delivery_results(targets, outcomes)
+
+    async def deliver_and_enqueue(self, data: bytes, targets: Sequence[DeliveryTarget],
+                                  outbound: OutboundCopy, internal_date: datetime | None = None
+                                  ) -> tuple[list[DeliveryResult], QueueId]:
+        """``postier_deliver`` and the queue rows in one transaction: a queueing failure rolls
+        back the local copies (and their announcements) too."""
+        date = internal_date or datetime.now(UTC)
+        body = await self._prepare(data)
+        # The queued copy only adds trace fields before the same body: its summary and search
+        # document are the body's, so it is not parsed a second time.
+        queued_data = outbound.header_prefix + data
+        queued = Body(blob_id_of(queued_data), queued_data, body.parsed, body.document)
+        new = self._new_messages(body, targets)
+        db = self._db
+
+        async def work(tx: Transaction) -> tuple[list[DeliveryResult], QueueId]:
+            outcomes, changes = await messages.insert_messages(
+                tx.conn, body, new, date, db.node_id, db.channel)
+            tx.announced += changes
+            queue_id = await queue.enqueue(tx, queued, outbound.envelope, date)
+            return _delivery_results(targets, outcomes), queue_id
+        return await self._write(work)
+
+    @staticmethod
+    def _new_messages(body: Body, targets: Sequence[DeliveryTarget]) -> list[NewMessage]:
+        return [NewMessage(target.account_id, None,
+                           normalize_mailbox_name(target.mailbox or INBOX), target.header_prefix,
+                           structure_for_prefix(body.parsed, len(target.header_prefix)),
+                           target.flags)
+                for target in targets]
 
     async def _insert(self, body: Body, targets: list[NewMessage], date: datetime
                       ) -> list[tuple[UidValidity, MessageRecord] | MailError]:
@@ -409,3 +458,11 @@ class PostgresStore:
                            limit: int = 100) -> list[QueuedMessage]:
         return await self._db.snapshot(
             lambda c: queue.queue_status(c, account, message_ids, limit))
+
+
+def _delivery_results(targets: Sequence[DeliveryTarget],
+                      outcomes: Sequence[tuple[UidValidity, MessageRecord] | MailError]
+                      ) -> list[DeliveryResult]:
+    return [DeliveryResult(target, None, outcome) if isinstance(outcome, MailError)
+            else DeliveryResult(target, outcome[1])
+            for target, outcome in zip(targets, outcomes, strict=True)]

@@ -24,15 +24,17 @@ from typing import TYPE_CHECKING, TypeVar
 from postier.errors import MailError, NotFound, TryLater
 from postier.store import records
 from postier.store.blobs_fs import FileBlobStore, blob_id_of
-from postier.store.bodies import StoredBody, parse_body, structure_for_prefix
+from postier.store.bodies import ParsedBody, StoredBody, parse_body, structure_for_prefix
 from postier.store.changes import ChangeHub
 from postier.store.interface import (
+    AppendedMessage,
     AppendResult,
     CopyResult,
     DeliveryResult,
     DeliveryTarget,
     FlagResult,
     MessageState,
+    OutboundCopy,
     OutboundEnvelope,
     QueuedMessage,
     QueueId,
@@ -259,23 +261,36 @@ class SqliteStore:
 
     # Messages ---------------------------------------------------------------------------------
 
-    async def _store_body(self, data: bytes) -> StoredBody:
-        def work() -> StoredBody:
-            parsed = parse_body(data)
-            if len(data) <= INLINE_BODY_LIMIT:
-                return StoredBody(blob_id_of(data), len(data), parsed, inline=data)
-            return StoredBody(self._blobs.write(data), len(data), parsed)
+    def _stored_body(self, data: bytes, parsed: ParsedBody) -> StoredBody:
+        """Blocking: a small body travels inline; a large one is written and fsync'd first."""
+        if len(data) <= INLINE_BODY_LIMIT:
+            return StoredBody(blob_id_of(data), len(data), parsed, inline=data)
+        return StoredBody(self._blobs.write(data), len(data), parsed)
+
+    async def _store_bodies(self, datas: Sequence[bytes]) -> list[StoredBody]:
+        def work() -> list[StoredBody]:
+            return [self._stored_body(data, parse_body(data)) for data in datas]
         return await asyncio.to_thread(work)
 
-    async def _write_with_body(self, data: bytes, job: Callable[[Transaction, StoredBody], T]) -> T:
-        body = await self._store_body(data)
+    async def _write_with_bodies(self, datas: Sequence[bytes], bodies: list[StoredBody],
+                                 job: Callable[[Transaction, list[StoredBody]], T]) -> T:
+        """Run ``job`` with bodies already stored (``datas`` are their bytes, in order)."""
         for _attempt in range(_BODY_RETRIES):
             try:
-                return await self._db.write(lambda tx: job(tx, body))
+                return await self._db.write(lambda tx: job(tx, bodies))
             except TryLater:
-                # The identical body was deleted between our write and our commit: rewrite it.
-                await asyncio.to_thread(self._blobs.write, data)
+                # An identical body was deleted between our write and our commit: rewrite it.
+                await asyncio.to_thread(self._rewrite_files, datas, bodies)
         raise TryLater("could not store the message body; try again")
+
+    def _rewrite_files(self, datas: Sequence[bytes], bodies: list[StoredBody]) -> None:
+        for data, body in zip(datas, bodies, strict=True):
+            if body.inline is None:
+                self._blobs.write(data)
+
+    async def _write_with_body(self, data: bytes, job: Callable[[Transaction, StoredBody], T]) -> T:
+        bodies = await self._store_bodies([data])
+        return await self._write_with_bodies([data], bodies, lambda tx, b: job(tx, b[0]))
 
     async def append(self, account: AccountId, mailbox: MailboxId, data: bytes,
                      flags: frozenset[Flag] = frozenset(),
@@ -289,30 +304,71 @@ class SqliteStore:
             return AppendResult(uidvalidity, record)  # type: ignore[arg-type]
         return await self._write_with_body(data, job)
 
+    async def append_many(self, account: AccountId, mailbox: MailboxId,
+                          batch: Sequence[AppendedMessage]) -> list[AppendResult]:
+        """One write job for the whole set: a failing message fails the job, and the job's
+        savepoint takes every message of the set back with it. The single writer makes the
+        UIDs consecutive; the quota is charged message by message, so the set must fit."""
+        now = datetime.now(UTC)
+        datas = [message.data for message in batch]
+        bodies = await self._store_bodies(datas)
+
+        def job(tx: Transaction, stored: list[StoredBody]) -> list[AppendResult]:
+            uidvalidity = messages.require_mailbox(tx.conn, account, mailbox)[0]
+            return [AppendResult(uidvalidity, messages.insert_message(  # type: ignore[arg-type]
+                tx, self._blobs, account, mailbox, body, body.parsed.structure_json, b"",
+                message.flags, message.internal_date or now))
+                for message, body in zip(batch, stored, strict=True)]
+        return await self._write_with_bodies(datas, bodies, job)
+
     async def deliver(self, data: bytes, targets: Sequence[DeliveryTarget],
                       internal_date: datetime | None = None) -> list[DeliveryResult]:
         """Store one body for many recipients; each target succeeds or fails on its own."""
         date = internal_date or datetime.now(UTC)
+        return await self._write_with_body(
+            data, lambda tx, body: self._deliver_all(tx, body, targets, date))
 
-        def job(tx: Transaction, body: StoredBody) -> list[DeliveryResult]:
-            results: list[DeliveryResult] = []
-            for target in targets:
-                mark = (len(tx.changes), len(tx.after_commit))
-                tx.conn.execute("SAVEPOINT target")
-                try:
-                    record = self._deliver_one(tx, body, target, date)
-                except MailError as exc:
-                    if isinstance(exc, TryLater):
-                        raise
-                    tx.conn.execute("ROLLBACK TO target")
-                    del tx.changes[mark[0]:]
-                    del tx.after_commit[mark[1]:]
-                    results.append(DeliveryResult(target, None, exc))
-                else:
-                    results.append(DeliveryResult(target, record))
-                tx.conn.execute("RELEASE target")
-            return results
-        return await self._write_with_body(data, job)
+    async def deliver_and_enqueue(self, data: bytes, targets: Sequence[DeliveryTarget],
+                                  outbound: OutboundCopy, internal_date: datetime | None = None
+                                  ) -> tuple[list[DeliveryResult], QueueId]:
+        """``deliver`` and ``enqueue`` as one write job, so one group commit makes both
+        durable, or neither: a queueing failure fails the job and its savepoint takes the
+        local copies back too."""
+        date = internal_date or datetime.now(UTC)
+        queued = outbound.header_prefix + data
+
+        def prepare() -> list[StoredBody]:
+            parsed = parse_body(data)
+            # The queued copy only adds trace fields before the same body: its summary and
+            # search text are the body's, so it is not parsed a second time.
+            return [self._stored_body(data, parsed), self._stored_body(queued, parsed)]
+
+        def job(tx: Transaction, bodies: list[StoredBody]) -> tuple[list[DeliveryResult],
+                                                                    QueueId]:
+            results = self._deliver_all(tx, bodies[0], targets, date)
+            return results, queue.enqueue(tx, self._blobs, bodies[1], outbound.envelope, date)
+        bodies = await asyncio.to_thread(prepare)
+        return await self._write_with_bodies([data, queued], bodies, job)
+
+    def _deliver_all(self, tx: Transaction, body: StoredBody, targets: Sequence[DeliveryTarget],
+                     date: datetime) -> list[DeliveryResult]:
+        results: list[DeliveryResult] = []
+        for target in targets:
+            mark = (len(tx.changes), len(tx.after_commit))
+            tx.conn.execute("SAVEPOINT target")
+            try:
+                record = self._deliver_one(tx, body, target, date)
+            except MailError as exc:
+                if isinstance(exc, TryLater):
+                    raise
+                tx.conn.execute("ROLLBACK TO target")
+                del tx.changes[mark[0]:]
+                del tx.after_commit[mark[1]:]
+                results.append(DeliveryResult(target, None, exc))
+            else:
+                results.append(DeliveryResult(target, record))
+            tx.conn.execute("RELEASE target")
+        return results
 
     def _deliver_one(self, tx: Transaction, body: StoredBody, target: DeliveryTarget,
                      date: datetime) -> MessageRecord:
