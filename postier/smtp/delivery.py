@@ -8,8 +8,10 @@ How this works: ``deliver`` takes the routes policy.py accepted and the message 
 2. stores one body for every local account at once (``store.deliver``: one parse, one file, one
    group commit). An account reached through several recipients (two aliases, ``user+a`` and
    ``user+b``) gets one copy;
-3. queues one copy for every remote recipient (``store.enqueue``) with the DSN parameters;
-4. only then returns ``250 2.0.0 OK queued as <id>``. Both store calls return after commit, so
+3. queues one copy for every remote recipient with the DSN parameters, in the same transaction
+   as the local copies when there are any (``store.deliver_and_enqueue``, else
+   ``store.enqueue``);
+4. only then returns ``250 2.0.0 OK queued as <id>``. The store calls return after commit, so
    the 250 is never sent for mail that is not durable.
 
 Failures. Exceptions from the store (TryLater, anything unexpected) propagate: the caller maps
@@ -22,9 +24,9 @@ copies are logged. RFC 5321 §6.1 would then want a bounce; there is no bounce m
 which is why policy.py refuses full mailboxes at RCPT time, so this case needs a mailbox that
 filled up during the transaction.
 
-The local copies are committed before the remote ones are queued: if queueing then fails, the
-client gets a 451 and will send again, so local recipients may get the message twice, which
-beats losing it for the remote ones (one store call for both would close that window).
+The local copies and the queued one commit together or not at all: when queueing fails, no
+local copy is stored either, so the 451 that follows never makes local recipients get the
+message twice when the client sends it again.
 
 Inbound authentication (MX only; see postier/mailauth/verify.py): the session passes the
 ``Authentication-Results`` field as ``auth_field``; it goes into the local copies' prefix
@@ -59,6 +61,7 @@ from postier.smtp.replies import Reply
 from postier.store.interface import (
     DeliveryResult,
     DeliveryTarget,
+    OutboundCopy,
     OutboundEnvelope,
     OutboundRecipient,
     Store,
@@ -147,25 +150,29 @@ async def deliver(
         return r.NO_VALID_RECIPIENTS
     single = routes[0].rcpt.address if len(routes) == 1 else None
     trace = received_field(client, hostname, queue_id, single, now)
+    outbound = _outbound(mail, remote, trace, principal) if remote else None
     if accounts:
         failures = await _deliver_local(store, mail.address, accounts, data, auth_field + trace,
-                                        now, queue_id, quarantine)
+                                        now, queue_id, quarantine, outbound)
         if len(failures) == len(accounts) and not remote:
             return _failure_reply(failures)
-    if remote:
-        await _enqueue(store, mail, remote, trace + data, principal)
+    elif outbound is not None:
+        await store.enqueue(outbound.header_prefix + data, outbound.envelope)
     return r.queued(queue_id)
 
 
 async def _deliver_local(store: Store, sender: str, accounts: list[AccountId], data: bytes,
                          trace: bytes, now: datetime, queue_id: str,
-                         quarantine: bool) -> list[DeliveryResult]:
+                         quarantine: bool, outbound: OutboundCopy | None) -> list[DeliveryResult]:
     prefix = return_path_field(sender) + trace
     targets = []
     for account in accounts:
         junk = await store.find_special_use(account, SpecialUse.JUNK) if quarantine else None
         targets.append(DeliveryTarget(account, junk.name if junk else None, prefix))
-    results = await store.deliver(data, targets, internal_date=now)
+    if outbound is None:
+        results = await store.deliver(data, targets, internal_date=now)
+    else:  # one commit for both: a queueing failure leaves no local copy either
+        results, _ = await store.deliver_and_enqueue(data, targets, outbound, internal_date=now)
     failures = [result for result in results if result.error is not None]
     for failure in failures:
         log.warning("%s: not delivered to account %d: %s", queue_id, failure.target.account_id,
@@ -173,8 +180,8 @@ async def _deliver_local(store: Store, sender: str, accounts: list[AccountId], d
     return failures
 
 
-async def _enqueue(store: Store, mail: MailFrom, remote: list[OutboundRecipient], data: bytes,
-                   principal: Principal | None) -> None:
+def _outbound(mail: MailFrom, remote: list[OutboundRecipient], trace: bytes,
+              principal: Principal | None) -> OutboundCopy:
     envelope = OutboundEnvelope(
         sender=mail.address,
         recipients=tuple(remote),
@@ -184,7 +191,7 @@ async def _enqueue(store: Store, mail: MailFrom, remote: list[OutboundRecipient]
         body_type=mail.body.value if mail.body else None,
         smtputf8=mail.smtputf8,
     )
-    await store.enqueue(data, envelope)
+    return OutboundCopy(envelope, header_prefix=trace)
 
 
 def _failure_reply(failures: list[DeliveryResult]) -> Reply:
