@@ -123,3 +123,33 @@ async def test_idle_sees_a_delivery(server: RunningServer) -> None:
     inbox = await server.store.get_mailbox(account.id, "INBOX")
     await server.store.append(account.id, inbox.id, MESSAGE)
     assert (1, b"EXISTS") in await asyncio.wait_for(watcher, 30)
+
+
+async def test_multiappend_over_a_real_socket_is_all_or_nothing(server: RunningServer) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port("imaps"),
+                                                   ssl=server.client_tls())
+
+    async def tagged(tag: bytes) -> bytes:
+        async with asyncio.timeout(10):
+            while not (line := await reader.readline()).startswith(tag + b" "):
+                assert line, "the server closed the connection"
+        return line
+
+    def multiappend(tag: bytes, messages: list[bytes]) -> None:
+        writer.write(tag + b" APPEND INBOX" + b"".join(
+            b" (\\Seen) {%d+}\r\n%s" % (len(m), m) for m in messages) + b"\r\n")
+
+    await reader.readline()  # greeting
+    writer.write(f'a1 LOGIN {ALICE} "{PASSWORD}"\r\n'.encode())
+    assert (await tagged(b"a1")).startswith(b"a1 OK")
+    parts = [MESSAGE.replace(b"e2e", f"part {i}".encode()) for i in range(3)]
+    await server.store.set_quota(ALICE, len(parts[0]) + len(parts[1]) + 5)
+    multiappend(b"a2", parts)
+    assert (await tagged(b"a2")).startswith(b"a2 NO [OVERQUOTA]")
+    await server.store.set_quota(ALICE, None)
+    multiappend(b"a3", parts)
+    assert b"[APPENDUID " in (line := await tagged(b"a3")) and b" 1:3] " in line
+    writer.write(b"a4 STATUS INBOX (MESSAGES UIDNEXT)\r\n")
+    assert (await reader.readline()) == b"* STATUS INBOX (MESSAGES 3 UIDNEXT 4)\r\n"
+    assert (await tagged(b"a4")).startswith(b"a4 OK")
+    writer.close()

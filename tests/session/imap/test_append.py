@@ -80,3 +80,27 @@ async def test_append_literal8(client: ImapClient) -> None:
     data = b"Subject: bin\r\nContent-Type: application/octet-stream\r\n\r\n\x00\x01\x02\r\n"
     client.send(b"a2 APPEND INBOX ~{%d+}\r\n" % len(data) + data + b"\r\n")
     assert (await client.until_tagged("a2"))[-1].startswith("a2 OK [APPENDUID")
+
+
+async def test_failed_multiappend_is_never_seen_by_other_sessions(client: ImapClient,
+                                                                  users: Store) -> None:
+    watcher, _ = await connect(make_services(users))
+    await watcher.login()
+    await watcher.ok("SELECT INBOX")
+    box = await users.get_mailbox(await account_of(users), "INBOX")
+    parts = [message(f"part {i}") for i in range(3)]
+    # Room for two of the three messages: the third fails the whole set (RFC 3502 §6.3.11).
+    await users.set_quota("alice@example.test", len(parts[0]) + len(parts[1]) + 5)
+    client.send(b"a2 APPEND INBOX" + b"".join(b" {%d+}\r\n%s" % (len(p), p) for p in parts)
+                + b"\r\n")
+    assert (await client.until_tagged("a2"))[-1].startswith("a2 NO [OVERQUOTA]")
+    # The watcher sees nothing come and go, and no UID was spent on the failed set.
+    assert len(await watcher.ok("NOOP")) == 1  # the tagged OK alone
+    await users.set_quota("alice@example.test", None)
+    client.send(b"a3 APPEND INBOX" + b"".join(b" {%d+}\r\n%s" % (len(p), p) for p in parts)
+                + b"\r\n")
+    assert (await client.until_tagged("a3"))[-1] == \
+        f"a3 OK [APPENDUID {box.uidvalidity} 1:3] APPEND completed"
+    lines = await watcher.ok("NOOP")
+    assert "* 3 EXISTS" in lines and not any("EXPUNGE" in line for line in lines)
+    await watcher.stop()

@@ -194,3 +194,20 @@ async def test_submission_session_forgets_auth_after_starttls(users: Store,
     await client.command("EHLO client.example")
     assert await client.code("MAIL FROM:<alice@example.test>") == "530 5.7.0"
     await client.quit()
+
+
+async def test_a_queueing_failure_leaves_no_local_copy(services: Services, users: Store) -> None:
+    """Local and remote copies commit together: when the queue refuses its copy (here the
+    submitting account was deleted during the transaction), the client gets a 451 and the
+    local recipient has no copy that the client's retry would duplicate."""
+    client = await submit(services)
+    assert await client.code("MAIL FROM:<alice@example.test>") == "250 2.1.0"
+    assert await client.code("RCPT TO:<bob@example.test>") == "250 2.1.5"
+    assert await client.code("RCPT TO:<carol@remote.example>") == "250 2.1.5"
+    await users.delete_account("alice@example.test")
+    assert (await client.command("DATA")).startswith("354")
+    client.send(BODY + b".\r\n")
+    assert code_of(await client.reply()) == "451 4.3.0"
+    await client.quit()
+    assert await inbox(users, "bob@example.test") == []
+    assert await users.list_queue() == []
