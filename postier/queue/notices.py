@@ -22,7 +22,7 @@ from postier.errors import MailError, NotFound
 from postier.queue.dsn import RecipientReport, build_dsn
 from postier.queue.model import Notice, OutboundEnvelope, OutboundRecipient, QueuedMessage
 from postier.queue.schedule import RetryPolicy, expires_at
-from postier.store.interface import DeliveryTarget, Store
+from postier.store.interface import DeliveryTarget, OutboundCopy, Store
 
 __all__ = ["deliver_dsn", "send_notices"]
 
@@ -92,23 +92,23 @@ async def deliver_dsn(store: Store, sender: str, data: bytes, *, eight_bit: bool
     except MailError as exc:
         log.warning("dropping a delivery status notification to <%s>: %s", sender, exc)
         return
-    remote = list(recipient.remote)
-    if recipient.local_domain:
-        if recipient.accounts:
-            prefix = b"Return-Path: <>\r\n"
-            targets = [DeliveryTarget(account, header_prefix=prefix)
-                       for account in recipient.accounts]
-            for result in await store.deliver(data, targets):
-                if result.error is not None:
-                    log.warning("delivery status notification for <%s> not stored: %s", sender,
-                                result.error)
-        elif not remote:
-            log.warning("dropping a delivery status notification: <%s> no longer exists",
-                        sender)
-    else:
-        remote = [sender]
-    if remote:
-        envelope = OutboundEnvelope(
-            sender="", recipients=tuple(OutboundRecipient(address) for address in remote),
-            body_type="8BITMIME" if eight_bit else None, smtputf8=smtputf8)
+    remote = list(recipient.remote) if recipient.local_domain else [sender]
+    envelope = OutboundEnvelope(
+        sender="", recipients=tuple(OutboundRecipient(address) for address in remote),
+        body_type="8BITMIME" if eight_bit else None, smtputf8=smtputf8)
+    if recipient.local_domain and recipient.accounts:
+        prefix = b"Return-Path: <>\r\n"
+        targets = [DeliveryTarget(account, header_prefix=prefix)
+                   for account in recipient.accounts]
+        if remote:  # one commit for both: a failure leaves nothing to duplicate on the retry
+            results, _ = await store.deliver_and_enqueue(data, targets, OutboundCopy(envelope))
+        else:
+            results = await store.deliver(data, targets)
+        for result in results:
+            if result.error is not None:
+                log.warning("delivery status notification for <%s> not stored: %s", sender,
+                            result.error)
+    elif remote:
         await store.enqueue(data, envelope)
+    else:
+        log.warning("dropping a delivery status notification: <%s> no longer exists", sender)
