@@ -399,10 +399,12 @@ class PostgresStore:
 
     async def prune_expunge_history(self, before: datetime, batch: int = 1000) -> int:
         total = 0
-        while True:  # one short transaction per batch
+        # One short transaction per batch, until one finds nothing: a short batch does not mean
+        # the end, as another node pruning at once may have taken rows this one had chosen.
+        while True:
             pruned = await self._write(lambda tx: messages.prune_expunged(tx, before, batch))
             total += pruned
-            if pruned < batch:
+            if pruned == 0:
                 return total
 
     async def quota(self, account: AccountId) -> Quota:
