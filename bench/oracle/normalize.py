@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["normalize_imap", "normalize_pop3"]
+__all__ = ["normalize_imap", "normalize_imap_lines", "normalize_pop3"]
 
 _STATUS = re.compile(
     rb"^(?P<tag>\S+) (?P<status>OK|NO|BAD|BYE|PREAUTH)(?P<code> \[[^\]]*\])?(?P<text>.*)$",
@@ -23,8 +23,25 @@ def _capabilities(words: list[bytes]) -> bytes:
     return b" ".join(sorted(word.upper() for word in words))
 
 
+_FLAG_LIST = re.compile(rb"((?:FLAGS|PERMANENTFLAGS) \()([^)]*)(\))")
+_MODSEQ = re.compile(rb"(HIGHESTMODSEQ |MODSEQ \(|MODSEQ )\d+")
+_LIST = re.compile(rb"^(\* (?:LIST|LSUB) \()([^)]*)(\).*)$", re.DOTALL)
+
+
+def _sort_words(match: re.Match[bytes]) -> bytes:
+    words = sorted(match.group(2).split(), key=bytes.lower)
+    return match.group(1) + b" ".join(words) + match.group(3)
+
+
 def normalize_imap(line: bytes) -> str:
     text = line.rstrip(b"\r\n")
+    if text.startswith(b"* OK [HIGHESTMODSEQ "):
+        return ""  # Postier sends it on every SELECT (RFC 7162 3.1.2.1), Dovecot only with CONDSTORE
+    text = _FLAG_LIST.sub(_sort_words, text)
+    text = _MODSEQ.sub(rb"\1<M>", text)
+    text = _LIST.sub(_sort_words, text)
+    if re.match(rb"^\* \d+ FETCH \(.*BODY(STRUCTURE)? \(", text):
+        text = text.lower()
     text = _UIDVALIDITY.sub(lambda m: m.group(1) + b" <V>", text)
     text = _STATUS_UIDVALIDITY.sub(rb"\1<V>", text)
     match = _STATUS.match(text)
@@ -40,6 +57,23 @@ def normalize_imap(line: bytes) -> str:
     elif text.startswith(b"+"):
         text = b"+"
     return text.decode("utf-8", "backslashreplace")
+
+
+def normalize_imap_lines(lines: list[bytes]) -> list[str]:
+    """Normalised lines; LIST/LSUB answers (each with its STATUS) in sorted order."""
+    out = [line for line in (normalize_imap(raw) for raw in lines) if line]
+    groups: list[list[str]] = []
+    rest: list[str] = []
+    for line in out:
+        if line.startswith(("* LIST ", "* LSUB ")):
+            groups.append([line])
+        elif line.startswith("* STATUS ") and groups:
+            groups[-1].append(line)
+        else:
+            rest.append(line)
+    if not groups:
+        return out
+    return [line for group in sorted(groups) for line in group] + rest
 
 
 class Pop3Normalizer:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.oracle.client import ImapWire, Pop3Wire, ServerGone
 from bench.oracle.corpus import MESSAGES
-from bench.oracle.normalize import Pop3Normalizer, normalize_imap, normalize_pop3
+from bench.oracle.normalize import Pop3Normalizer, normalize_imap_lines, normalize_pop3
 from bench.oracle.scenarios import IMAP_SCENARIOS, POP3_SCENARIOS, Scenario, append
 
 __all__ = ["Difference", "Target", "compare", "run_scenario", "start_targets"]
@@ -127,7 +127,7 @@ def _run_imap(target: Target, scenario: Scenario, user: str) -> Transcript:
         except TimeoutError:
             lines = [b"<timeout>"]
             wires.pop(number).close()
-        normal = [normalize_imap(line) for line in lines]
+        normal = normalize_imap_lines(lines)
         transcript.steps.append((_label(step), normal))
     for wire in wires.values():
         wire.close()

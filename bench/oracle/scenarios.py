@@ -75,7 +75,7 @@ IMAP_SCENARIOS: list[Scenario] = [
         "LIST \"\" * RETURN (SUBSCRIBED)", "LIST \"\" % RETURN (CHILDREN)",
         "LIST (SPECIAL-USE) \"\" *", "LIST \"\" * RETURN (SPECIAL-USE)",
         "LIST (SPECIAL-USE) \"\" * RETURN (SPECIAL-USE)",
-        "LIST \"\" (INBOX a) ", "LIST \"\" (INBOX Sent)",
+        "LIST \"\" (INBOX a)", "LIST \"\" (INBOX Sent)",
         "LIST \"\" % RETURN (STATUS (MESSAGES UIDNEXT UNSEEN))",
         "LIST \"\" * RETURN (STATUS (MESSAGES RECENT SIZE))",
         "LIST (RECURSIVEMATCH) \"\" *", "LIST (NOSUCH) \"\" *", "LIST \"\" * RETURN (NOSUCH)",
@@ -98,7 +98,7 @@ IMAP_SCENARIOS: list[Scenario] = [
     Scenario("select-examine", steps=[
         "SELECT INBOX", "EXAMINE INBOX", "SELECT Sent", "SELECT nosuch", "FETCH 1 FLAGS",
         "SELECT INBOX (CONDSTORE)", "STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN "
-        "HIGHESTMODSEQ SIZE DELETED)", "STATUS INBOX ()", "STATUS INBOX (NOSUCH)",
+        "HIGHESTMODSEQ SIZE)", "STATUS INBOX (DELETED)", "STATUS INBOX ()", "STATUS INBOX (NOSUCH)",
         "STATUS nosuch (MESSAGES)", "STATUS Sent (MESSAGES RECENT UNSEEN)", "CLOSE",
         "CLOSE", "EXAMINE INBOX", "UNSELECT", "UNSELECT",
     ]),
