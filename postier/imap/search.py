@@ -198,7 +198,12 @@ class _Matcher:
         name, wanted = fold(key.name), fold(key.value)
         if self._message.header is None:
             summary_key = _SUMMARY_HEADERS.get(name)
-            return summary_key is not None and wanted in self.summary_text(summary_key)
+            if summary_key is None:
+                return False
+            text = self.summary_text(summary_key)
+            if summary_key == "message_id" and text:
+                text = f"<{text}>"  # the summary keeps it without the angle brackets
+            return bool(text) and wanted in text  # "" matches the messages with that field
         return any(field == name and wanted in value for field, value in self.headers())
 
     def has_flag(self, flag: str) -> bool:
@@ -219,7 +224,8 @@ class _Matcher:
             if hits is not None and message.uid in hits:
                 return True
             return key.field is TextField.TEXT and fold(key.value) in self.header_text()
-        return fold(key.value) in self.summary_text(_SUMMARY_FIELDS[key.field])
+        text = self.summary_text(_SUMMARY_FIELDS[key.field])
+        return bool(text) and fold(key.value) in text  # SUBJECT "": those with a subject
 
     def date_matches(self, key: DateCompare) -> bool:
         if key.field is DateField.SENT:
