@@ -320,7 +320,7 @@ def search_response(numbers: Sequence[int], *, modseq: int | None = None) -> Unt
 def esearch_result(tag: str | None, uids_or_seqs: Sequence[int],
                    returns: frozenset[SearchReturn], uid: bool, *, modseq: int | None = None,
                    ordered: bool = False) -> Untagged:
-    """``* ESEARCH (TAG "x") UID MIN n MAX n COUNT n ALL set`` (RFC 4731 §3.1).
+    """``* ESEARCH (TAG "x") UID MIN n MAX n ALL set COUNT n`` (RFC 4731 §3.1).
 
     With no match, MIN, MAX and ALL are left out and COUNT is 0. ``ordered`` is for ESORT
     (RFC 5267 §3.2): the numbers are in sort order, MIN/MAX are the first and last of them and
@@ -336,10 +336,10 @@ def esearch_result(tag: str | None, uids_or_seqs: Sequence[int],
         values += (Atom("MIN"), numbers[0] if ordered else min(numbers))
     if numbers and SearchReturn.MAX in returns:
         values += (Atom("MAX"), numbers[-1] if ordered else max(numbers))
-    if SearchReturn.COUNT in returns:
-        values += (Atom("COUNT"), len(numbers))
     if numbers and SearchReturn.ALL in returns:
         values += (Atom("ALL"), Atom(sequence_set_text(numbers, ordered=ordered)))
+    if SearchReturn.COUNT in returns:  # after ALL, in Dovecot's order
+        values += (Atom("COUNT"), len(numbers))
     if modseq is not None and numbers:
         values += (Atom("MODSEQ"), modseq)
     return Untagged(tuple(values))

@@ -68,7 +68,7 @@ async def test_esearch_return_options(client: ImapClient, users: Store) -> None:
     await _three(users)
     await client.ok("SELECT INBOX")
     lines = await client.ok("SEARCH RETURN (MIN MAX COUNT ALL) SUBJECT quarterly")
-    assert lines[0] == '* ESEARCH (TAG "a3") MIN 1 MAX 3 COUNT 2 ALL 1,3'
+    assert lines[0] == '* ESEARCH (TAG "a3") MIN 1 MAX 3 ALL 1,3 COUNT 2'
     lines = await client.ok("UID SEARCH RETURN () ALL")
     assert lines[0] == '* ESEARCH (TAG "a4") UID ALL 1:3'
     lines = await client.ok("SEARCH RETURN (COUNT) SUBJECT nothing-like-this")
