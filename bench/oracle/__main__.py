@@ -1,4 +1,4 @@
-"""``python -m bench.oracle [SCENARIO ...]``: print where Postier's answers differ from Dovecot's."""
+"""``python -m bench.oracle [SCENARIO ...]``: where Postier's answers differ from Dovecot's."""
 
 from __future__ import annotations
 

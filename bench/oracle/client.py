@@ -132,7 +132,7 @@ class ImapWire(_Wire):
 
 
 class Pop3Wire(_Wire):
-    MULTILINE = {"CAPA", "RETR", "TOP"}
+    MULTILINE = frozenset({"CAPA", "RETR", "TOP"})
 
     def command(self, text: str) -> list[bytes]:
         self.send(text.encode() + b"\r\n")

@@ -36,7 +36,7 @@ def _sort_words(match: re.Match[bytes]) -> bytes:
 def normalize_imap(line: bytes) -> str:
     text = line.rstrip(b"\r\n")
     if text.startswith(b"* OK [HIGHESTMODSEQ "):
-        return ""  # Postier sends it on every SELECT (RFC 7162 3.1.2.1), Dovecot only with CONDSTORE
+        return ""  # Postier sends it on each SELECT (RFC 7162 3.1.2.1), Dovecot with CONDSTORE
     text = _FLAG_LIST.sub(_sort_words, text)
     text = _MODSEQ.sub(rb"\1<M>", text)
     text = _LIST.sub(_sort_words, text)

@@ -85,7 +85,6 @@ def _run_imap(target: Target, scenario: Scenario, user: str) -> Transcript:
     transcript = Transcript()
     wires: dict[int, ImapWire] = {}
     idle_tag: str | None = None
-    counter = 0
 
     def wire_for(number: int) -> ImapWire:
         if number not in wires:
@@ -97,8 +96,7 @@ def _run_imap(target: Target, scenario: Scenario, user: str) -> Transcript:
             wires[number] = wire
         return wires[number]
 
-    for step in scenario.steps:
-        counter += 1
+    for counter, step in enumerate(scenario.steps, start=1):
         tag = f"T{counter}"
         number = 1
         text = step if isinstance(step, bytes) else step.encode()

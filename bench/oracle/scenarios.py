@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bench.oracle.corpus import MESSAGES
-
 __all__ = ["IMAP_SCENARIOS", "POP3_SCENARIOS", "Scenario", "append"]
 
 
@@ -177,7 +175,8 @@ IMAP_SCENARIOS: list[Scenario] = [
         "STORE 2 +FLAGS (\\NoSuchSystemFlag)", "STORE 2 +FLAGS ()", "STORE 2 FLAGS ()",
         "STORE 2 +FLAGS \\Seen", "STORE 2 +FLAGS (\"quoted\")", "STORE 2 +FLAGS (a]b)",
         "STORE 20 +FLAGS (\\Seen)", "UID STORE 100 +FLAGS (\\Seen)", "STORE 1 BADITEM (x)",
-        "UID STORE 1:3 +FLAGS (uidflag)", "FETCH 1:3 FLAGS", "STORE 1 (UNCHANGEDSINCE 1) +FLAGS (x)",
+        "UID STORE 1:3 +FLAGS (uidflag)", "FETCH 1:3 FLAGS",
+        "STORE 1 (UNCHANGEDSINCE 1) +FLAGS (x)",
         "FETCH 1 (FLAGS MODSEQ)", "SELECT INBOX (CONDSTORE)",
         "FETCH 1 (MODSEQ)", "STORE 1 +FLAGS (y)", "FETCH 1:2 (FLAGS) (CHANGEDSINCE 1)",
         "STORE 1:2 (UNCHANGEDSINCE 2) +FLAGS (z)", "STORE 1 (UNCHANGEDSINCE 0) +FLAGS (z)",
@@ -187,7 +186,8 @@ IMAP_SCENARIOS: list[Scenario] = [
         "SELECT INBOX", "COPY 1:2 Archive", "COPY 1 nosuch", "UID COPY 5,3 Archive",
         "UID COPY 100 Archive", "COPY 20 Archive", "MOVE 3 Archive", "UID MOVE 7:8 Trash",
         "FETCH 1:* UID", "STORE 1:2 +FLAGS.SILENT (\\Deleted)", "UID EXPUNGE 1",
-        "UID EXPUNGE 100:200", "EXPUNGE", "FETCH 1:* (UID FLAGS)", "STATUS Archive (MESSAGES UIDNEXT)",
+        "UID EXPUNGE 100:200", "EXPUNGE", "FETCH 1:* (UID FLAGS)",
+        "STATUS Archive (MESSAGES UIDNEXT)",
         "EXAMINE Archive", "FETCH 1:* (UID FLAGS)", "SELECT INBOX", "MOVE 1:* INBOX",
         "COPY 1 INBOX", "STORE 1:* +FLAGS.SILENT (\\Deleted)", "CLOSE", "SELECT INBOX",
         append("Drafts", SIMPLE, "(\\Draft)"), append("nosuch", SIMPLE),
@@ -202,7 +202,8 @@ IMAP_SCENARIOS: list[Scenario] = [
     ]),
     Scenario("qresync", corpus=True, steps=[
         "ENABLE QRESYNC", "SELECT INBOX", "STORE 2 +FLAGS (\\Seen)",
-        "STORE 3 +FLAGS.SILENT (\\Deleted)", "EXPUNGE", "FETCH 1:* (UID FLAGS) (CHANGEDSINCE 1 VANISHED)",
+        "STORE 3 +FLAGS.SILENT (\\Deleted)", "EXPUNGE",
+        "FETCH 1:* (UID FLAGS) (CHANGEDSINCE 1 VANISHED)",
         "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)", "2:SELECT INBOX",
         "2:STORE 1 +FLAGS.SILENT (\\Deleted)", "2:EXPUNGE", "NOOP", "UNSELECT",
     ]),
