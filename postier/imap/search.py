@@ -198,7 +198,12 @@ class _Matcher:
         name, wanted = fold(key.name), fold(key.value)
         if self._message.header is None:
             summary_key = _SUMMARY_HEADERS.get(name)
-            return summary_key is not None and wanted in self.summary_text(summary_key)
+            if summary_key is None:
+                return False
+            text = self.summary_text(summary_key)
+            if summary_key == "message_id" and text:
+                text = f"<{text}>"  # the summary keeps it without the angle brackets
+            return bool(text) and wanted in text  # "" matches the messages with that field
         return any(field == name and wanted in value for field, value in self.headers())
 
     def has_flag(self, flag: str) -> bool:
@@ -219,7 +224,8 @@ class _Matcher:
             if hits is not None and message.uid in hits:
                 return True
             return key.field is TextField.TEXT and fold(key.value) in self.header_text()
-        return fold(key.value) in self.summary_text(_SUMMARY_FIELDS[key.field])
+        text = self.summary_text(_SUMMARY_FIELDS[key.field])
+        return bool(text) and fold(key.value) in text  # SUBJECT "": those with a subject
 
     def date_matches(self, key: DateCompare) -> bool:
         if key.field is DateField.SENT:
@@ -314,7 +320,7 @@ def search_response(numbers: Sequence[int], *, modseq: int | None = None) -> Unt
 def esearch_result(tag: str | None, uids_or_seqs: Sequence[int],
                    returns: frozenset[SearchReturn], uid: bool, *, modseq: int | None = None,
                    ordered: bool = False) -> Untagged:
-    """``* ESEARCH (TAG "x") UID MIN n MAX n COUNT n ALL set`` (RFC 4731 §3.1).
+    """``* ESEARCH (TAG "x") UID MIN n MAX n ALL set COUNT n`` (RFC 4731 §3.1).
 
     With no match, MIN, MAX and ALL are left out and COUNT is 0. ``ordered`` is for ESORT
     (RFC 5267 §3.2): the numbers are in sort order, MIN/MAX are the first and last of them and
@@ -330,10 +336,10 @@ def esearch_result(tag: str | None, uids_or_seqs: Sequence[int],
         values += (Atom("MIN"), numbers[0] if ordered else min(numbers))
     if numbers and SearchReturn.MAX in returns:
         values += (Atom("MAX"), numbers[-1] if ordered else max(numbers))
-    if SearchReturn.COUNT in returns:
-        values += (Atom("COUNT"), len(numbers))
     if numbers and SearchReturn.ALL in returns:
         values += (Atom("ALL"), Atom(sequence_set_text(numbers, ordered=ordered)))
+    if SearchReturn.COUNT in returns:  # after ALL, in Dovecot's order
+        values += (Atom("COUNT"), len(numbers))
     if modseq is not None and numbers:
         values += (Atom("MODSEQ"), modseq)
     return Untagged(tuple(values))

@@ -42,7 +42,7 @@ class ProtocolConfig:
     login_delay: int = 0  # seconds; 0: LOGIN-DELAY is not advertised (RFC 2449 §6.5)
     max_line_length: int = 512  # CRLF included; RFC 2449 §4 requires at least 255
     max_sasl_line_length: int = 12288  # one base64 SASL response
-    max_errors: int = 10
+    max_errors: int = 20
     output_high_water: int = 256 * 1024  # ask the session to flush pipelined answers above this
 
     def __post_init__(self) -> None:

@@ -96,7 +96,7 @@ async def handle_list(ctx: Context, tag: str, command: List) -> Tagged:
         values: list[Value] = [Atom("LIST"), tuple(Atom(a) for a in attributes),
                                HIERARCHY_SEPARATOR, AString(ctx.names.encode(name))]
         if name in child_info:
-            values.append((_CHILDINFO,))
+            values.append(_CHILDINFO)  # the extended-data list: ("CHILDINFO" ("SUBSCRIBED"))
         await ctx.send(Untagged(tuple(values)))
         if command.status_items is not None and mailbox is not None:
             status = await ctx.store.status(ctx.account, mailbox.id)
@@ -105,8 +105,9 @@ async def handle_list(ctx: Context, tag: str, command: List) -> Tagged:
 
 
 async def handle_lsub(ctx: Context, tag: str, command: Lsub) -> Tagged:
-    """RFC 3501 §6.3.9: subscribed names; an unsubscribed parent that ``%`` reaches is
-    listed with \\Noselect so the client can walk the hierarchy."""
+    """RFC 3501 §6.3.9: subscribed names; an unsubscribed parent that ``%`` reaches (and its
+    subscribed child does not) is listed with \\Noselect so the client can walk the
+    hierarchy. With ``*`` the child itself is listed, and its parent is not."""
     matchers = _matchers(ctx, command.reference, (command.pattern,))
     subscribed = set(await ctx.store.list_subscriptions(ctx.account))
     existing = {m.name for m in await ctx.store.list_mailboxes(ctx.account)}
@@ -114,6 +115,7 @@ async def handle_lsub(ctx: Context, tag: str, command: Lsub) -> Tagged:
     for name in subscribed:
         if _matches(matchers, name):
             listed[name] = name in existing
+            continue
         for parent in parents_of(name):
             if parent not in subscribed and _matches(matchers, parent):
                 listed.setdefault(parent, False)

@@ -93,8 +93,10 @@ def parse_command(command: FramedCommand) -> tuple[str, ImapCommand]:
     tag: str | None = None
     try:
         candidate = r.tag()
+        if r.at_end():
+            tag = candidate  # a line that is only a tag: "tag BAD", as Dovecot answers
         r.sp()
-        tag = candidate  # only a tag followed by SP is one (as wire.tag_of decides)
+        tag = candidate  # otherwise only a tag followed by SP is one (as wire.tag_of decides)
         name = r.keyword("command name")
         result = _parse_named(r, name)
         r.end()

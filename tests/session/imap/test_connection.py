@@ -127,6 +127,19 @@ async def test_garbage_gets_bad_and_the_session_continues(client: ImapClient) ->
     await client.ok("NOOP")
 
 
+async def test_a_line_that_is_only_a_tag_gets_a_tagged_bad(client: ImapClient) -> None:
+    client.send(b"lonely\r\n")
+    assert (await client.line()).startswith("lonely BAD ")
+    await client.ok("NOOP")
+
+
+async def test_nineteen_bad_commands_in_a_row_keep_the_session(client: ImapClient) -> None:
+    # The default [limits] max_errors is Dovecot's: the 20th BAD in a row ends the session.
+    for _ in range(19):
+        assert (await client.command("FROBNICATE"))[-1].split(" ")[1] == "BAD"
+    await client.ok("NOOP")
+
+
 async def test_too_many_bad_commands_end_with_bye(users: Store) -> None:
     services = make_services(users, limits=LimitsSection(max_errors=3))
     client, _ = await connect(services)

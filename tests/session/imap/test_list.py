@@ -52,7 +52,7 @@ async def test_list_extended_selection_and_return(client: ImapClient) -> None:
     assert "\\NonExistent" in listed["Ghost"]
     assert "INBOX" in listed and "Lists" not in listed
     lines = await client.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
-    assert '* LIST (\\HasChildren) "/" Lists (("CHILDINFO" ("SUBSCRIBED")))' in lines
+    assert '* LIST (\\HasChildren) "/" Lists ("CHILDINFO" ("SUBSCRIBED"))' in lines
     lines = await client.ok('LIST "" "*" RETURN (SUBSCRIBED CHILDREN)')
     assert '* LIST (\\HasNoChildren \\Subscribed) "/" INBOX' in lines
     assert '* LIST (\\HasChildren) "/" Lists' in lines
@@ -79,6 +79,7 @@ async def test_lsub_lists_unsubscribed_parents_as_noselect(client: ImapClient) -
     await client.ok("SUBSCRIBE Lists/Python")
     lines = await client.ok('LSUB "" "*"')
     assert '* LSUB () "/" Lists/Python' in lines and '* LSUB () "/" INBOX' in lines
+    assert not any(line.endswith('"/" Lists') for line in lines)  # "*" reaches the child itself
     lines = await client.ok('LSUB "" "%"')
     assert '* LSUB (\\Noselect) "/" Lists' in lines
     assert not any("Lists/Python" in line for line in lines)

@@ -68,7 +68,7 @@ async def test_esearch_return_options(client: ImapClient, users: Store) -> None:
     await _three(users)
     await client.ok("SELECT INBOX")
     lines = await client.ok("SEARCH RETURN (MIN MAX COUNT ALL) SUBJECT quarterly")
-    assert lines[0] == '* ESEARCH (TAG "a3") MIN 1 MAX 3 COUNT 2 ALL 1,3'
+    assert lines[0] == '* ESEARCH (TAG "a3") MIN 1 MAX 3 ALL 1,3 COUNT 2'
     lines = await client.ok("UID SEARCH RETURN () ALL")
     assert lines[0] == '* ESEARCH (TAG "a4") UID ALL 1:3'
     lines = await client.ok("SEARCH RETURN (COUNT) SUBJECT nothing-like-this")
@@ -114,3 +114,24 @@ async def test_thread(client: ImapClient, users: Store) -> None:
     assert lines[0] == "* THREAD (1 3)(2)"  # same Date: in mailbox order
     lines = await client.ok("UID THREAD REFERENCES UTF-8 ALL")
     assert lines[0].startswith("* THREAD ")
+
+
+async def test_header_message_id_with_angle_brackets(client: ImapClient, users: Store) -> None:
+    await deliver(users, message("with id"))  # Message-ID: <...@x>
+    await deliver(users, b"X-Only: no usual fields\r\n\r\nbody\r\n")
+    await client.ok("SELECT INBOX")
+    lines = await client.command("FETCH 1 BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]")
+    message_id = lines[1].split(": ", 1)[1]
+    assert (await client.ok(f"SEARCH HEADER Message-ID {message_id}"))[0] == "* SEARCH 1"
+    assert (await client.ok('SEARCH HEADER Message-ID "@x>"'))[0] == "* SEARCH 1"
+    assert (await client.ok('SEARCH HEADER Message-ID ""'))[0] == "* SEARCH 1"
+
+
+async def test_empty_subject_matches_only_messages_with_one(client: ImapClient,
+                                                            users: Store) -> None:
+    await deliver(users, message("has one"))
+    await deliver(users, b"X-Only: no usual fields\r\n\r\nbody\r\n")
+    await client.ok("SELECT INBOX")
+    assert (await client.ok('SEARCH SUBJECT ""'))[0] == "* SEARCH 1"
+    assert (await client.ok('SEARCH FROM ""'))[0] == "* SEARCH 1"
+    assert (await client.ok('SEARCH NOT SUBJECT ""'))[0] == "* SEARCH 2"

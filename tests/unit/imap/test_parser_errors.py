@@ -16,7 +16,7 @@ from ._support import frame, parse, parse_error
         ("a1 XYZZY", "a1", "unknown command XYZZY"),
         ("a1 UID", "a1", "expected space"),
         ("a1 UID XYZZY 1", "a1", "unknown UID command XYZZY"),
-        ("a1", None, "expected space"),
+        ("a1", "a1", "expected space"),  # a line that is only a tag: "a1 BAD", as Dovecot
         ("a1 ", "a1", "expected command name"),
         ("+a NOOP", None, "missing or invalid tag"),
         ("* NOOP", None, "missing or invalid tag"),

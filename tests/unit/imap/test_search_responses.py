@@ -16,7 +16,7 @@ def wire(response: Untagged) -> bytes:
 
 def test_esearch_all_options() -> None:
     assert wire(esearch_result("A282", [2, 10, 11, 9, 5], EVERYTHING, uid=True)) == \
-        b'* ESEARCH (TAG "A282") UID MIN 2 MAX 11 COUNT 5 ALL 2,5,9:11\r\n'
+        b'* ESEARCH (TAG "A282") UID MIN 2 MAX 11 ALL 2,5,9:11 COUNT 5\r\n'
     assert wire(esearch_result("A283", [4, 7, 3800], frozenset({R.MIN, R.MAX}), uid=False)) \
         == b'* ESEARCH (TAG "A283") MIN 4 MAX 3800\r\n'
     assert wire(esearch_result("A284", [1, 2, 3], frozenset({R.ALL}), uid=False)) == \
@@ -39,7 +39,7 @@ def test_esearch_modseq_and_esort_order() -> None:
         b'* ESEARCH (TAG "t") UID\r\n'
     sorted_uids = [7, 8, 9, 3, 4, 12, 11]
     assert wire(esearch_result("s", sorted_uids, EVERYTHING, uid=True, ordered=True)) == \
-        b'* ESEARCH (TAG "s") UID MIN 7 MAX 11 COUNT 7 ALL 7:9,3:4,12,11\r\n'
+        b'* ESEARCH (TAG "s") UID MIN 7 MAX 11 ALL 7:9,3:4,12,11 COUNT 7\r\n'
 
 
 def test_sequence_set_text() -> None:
