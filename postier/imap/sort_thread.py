@@ -48,21 +48,26 @@ def base_subject(subject: str) -> str:
     return subject_base(subject)[0]
 
 
-def _first_address(summary: dict[str, object], key: str) -> list[str | None] | None:
-    """The first mailbox (not a group marker) of an envelope address list."""
+def _first_address(summary: dict[str, object], key: str, *,
+                   groups: bool = False) -> list[str | None] | None:
+    """The first mailbox of an envelope address list; with ``groups``, a group's start marker
+    (NIL NIL "name" NIL) counts too, as its addr-mailbox is the group name."""
     envelope = summary.get("envelope")
     addresses = envelope.get(key) if isinstance(envelope, dict) else None
     if not isinstance(addresses, list):
         return None
     for address in addresses:
-        if isinstance(address, list) and len(address) == 4 and isinstance(address[3], str):
+        if not (isinstance(address, list) and len(address) == 4):
+            continue
+        if isinstance(address[3], str) or (groups and isinstance(address[2], str)):
             return [a if isinstance(a, str) else None for a in address]
     return None
 
 
 def _mailbox_key(summary: dict[str, object], key: str) -> str:
-    """RFC 5256 §3: the addr-mailbox (local part) of the first address."""
-    address = _first_address(summary, key)
+    """RFC 5256 §3: the addr-mailbox of the first address in the ENVELOPE's list, which for a
+    group ("undisclosed-recipients:;") is the group name, as Dovecot and Cyrus sort it."""
+    address = _first_address(summary, key, groups=True)
     return fold(address[2] or "") if address is not None else ""
 
 

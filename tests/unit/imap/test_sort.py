@@ -111,3 +111,13 @@ def test_sort_response() -> None:
 ])
 def test_base_subject(subject: str, expected: str) -> None:
     assert base_subject(subject) == expected
+
+
+def test_sort_to_uses_a_groups_name_as_its_mailbox() -> None:
+    group_first = [
+        message(1, "From: a@x\r\nTo: zeta@x"),
+        message(2, "From: a@x\r\nTo: undisclosed-recipients:;"),
+        message(3, "From: a@x\r\nTo: Friends: bob@x;, alpha@x"),
+    ]
+    # RFC 5256 §3: addr-mailbox of the first ENVELOPE address: the group name for a group
+    assert [m.seq for m in sort(group_first, [(K.TO, False)])] == [3, 2, 1]
