@@ -182,6 +182,13 @@ class Context:
         if self._output_size >= FLUSH_SIZE:
             await self.flush()
 
+    async def send_encoded(self, data: bytes) -> None:
+        """Untagged responses already serialized (a FETCH listing writes its lines itself)."""
+        self._output.append(data)
+        self._output_size += len(data)
+        if self._output_size >= FLUSH_SIZE:
+            await self.flush()
+
     async def flush(self) -> None:
         if not self._output:
             return

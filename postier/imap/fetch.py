@@ -30,16 +30,21 @@ stored tree and sliced from ``FetchContext.body`` once, partial range included, 
 
 Reading the stored JSON, and what happens when it cannot be read, is stored_message.py's
 business; a session may pass its :class:`StructureCache` along.
+
+A listing (the first sync of a client: FLAGS, INTERNALDATE, RFC822.SIZE, ENVELOPE, maybe UID,
+MODSEQ, BODYSTRUCTURE) has its own path, :class:`LinePlan`: decided once per command, it writes
+each ``* n FETCH (...)`` line with one string format from the record and the text delivery
+pre-encoded, without building response values. It sends exactly the bytes the general path
+does (a test compares the two); items it does not cover go the general way.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from postier.imap.bodystructure import body_structure
 from postier.imap.commands import (
     BinarySection,
     BinarySize,
@@ -51,14 +56,14 @@ from postier.imap.commands import (
     SectionText,
 )
 from postier.imap.responses import Atom, Literal, Untagged, Value, format_datetime
-from postier.imap.stored_message import StoredMessage, StructureCache
+from postier.imap.stored_message import StoredMessage, StructureCache, pre_encoded
 from postier.imap.wire import ATOM_CHARS
 from postier.mime import Part, decode_body, extract, resolve
 from postier.mime.transfer import IDENTITY_ENCODINGS
 from postier.types import SYSTEM_FLAGS, MessageRecord
 
-__all__ = ["FetchContext", "FetchError", "StructureCache", "fetch_response", "needs_body",
-           "render_fetch", "sets_seen"]
+__all__ = ["FetchContext", "FetchError", "LinePlan", "StructureCache", "fetch_response",
+           "line_plan", "needs_body", "render_fetch", "sets_seen"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,8 +238,7 @@ def _attribute(message: StoredMessage, ctx: FetchContext, attribute: FetchAttrib
             return "ENVELOPE", message.envelope_value(ctx.utf8)
         case FetchAttribute.BODYSTRUCTURE | FetchAttribute.BODY:
             extensible = attribute is FetchAttribute.BODYSTRUCTURE
-            return attribute.value, body_structure(message.tree().root, extensible=extensible,
-                                                   utf8=ctx.utf8)
+            return attribute.value, message.body_structure_value(extensible, ctx.utf8)
         case FetchAttribute.MODSEQ:
             return "MODSEQ", (modseq,)
         case FetchAttribute.RFC822:
@@ -314,3 +318,106 @@ def fetch_response(items: Sequence[FetchItem], ctx: FetchContext, *,
                           include_modseq=include_modseq, include_flags=include_flags,
                           cache=cache)
     return Untagged((ctx.seq, Atom("FETCH"), values))
+
+
+# -- listings: one string format per message -----------------------------------------------------
+
+_LineItem = Callable[[MessageRecord, frozenset[str], int, bool], str]
+
+
+@functools.lru_cache(maxsize=512)
+def _flags_text(flags: frozenset[str]) -> str:
+    return "(" + " ".join(atom.text for atom in _flag_atoms(flags)) + ")"
+
+
+def _uid_text(record: MessageRecord, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+    return str(record.uid)
+
+
+def _flags_item(record: MessageRecord, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+    return _flags_text(flags)
+
+
+def _date_text(record: MessageRecord, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+    return '"' + format_datetime(record.internal_date) + '"'  # a quoted string: ASCII, no '"'
+
+
+def _size_text(record: MessageRecord, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+    return str(record.size)
+
+
+def _envelope_text(record: MessageRecord, flags: frozenset[str], modseq: int,
+                   utf8: bool) -> str:
+    text = pre_encoded(record.summary_json, "imap_envelope", utf8)
+    if text is None:
+        text = StoredMessage(record, None).envelope_value(utf8).text
+    return text
+
+
+def _structure_text(record: MessageRecord, flags: frozenset[str], modseq: int,
+                    utf8: bool) -> str:
+    text = pre_encoded(record.summary_json, "imap_bodystructure", utf8)
+    if text is None:
+        text = StoredMessage(record, None).body_structure_value(True, utf8).text
+    return text
+
+
+def _body_text(record: MessageRecord, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+    return StoredMessage(record, None).body_structure_value(False, utf8).text
+
+
+def _modseq_text(record: MessageRecord, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+    return f"({modseq})"
+
+
+_LINE_ITEMS: dict[FetchItem, _LineItem] = {
+    FetchAttribute.UID: _uid_text,
+    FetchAttribute.FLAGS: _flags_item,
+    FetchAttribute.INTERNALDATE: _date_text,
+    FetchAttribute.RFC822_SIZE: _size_text,
+    FetchAttribute.ENVELOPE: _envelope_text,
+    FetchAttribute.BODYSTRUCTURE: _structure_text,
+    FetchAttribute.BODY: _body_text,
+    FetchAttribute.MODSEQ: _modseq_text,
+}
+
+
+class LinePlan:
+    """The FETCH lines of one command whose items are all metadata (see :func:`line_plan`)."""
+
+    __slots__ = ("_items", "_template", "_utf8")
+
+    def __init__(self, names: Sequence[str], items: Sequence[_LineItem], utf8: bool) -> None:
+        # Item names are atoms without "%"; each value is one %s.
+        self._template = "* %d FETCH (" + " ".join(f"{name} %s" for name in names) + ")\r\n"
+        self._items = tuple(items)
+        self._utf8 = utf8
+
+    def line(self, seq: int, record: MessageRecord, flags: frozenset[str], modseq: int) -> bytes:
+        """``* seq FETCH (...)`` CRLF, as ``serialize(fetch_response(...))`` would write it."""
+        utf8 = self._utf8
+        return (self._template % (seq, *[item(record, flags, modseq, utf8)
+                                          for item in self._items])).encode("utf-8")
+
+
+def line_plan(items: Sequence[FetchItem], *, utf8: bool, include_uid: bool = False,
+              include_modseq: bool = False) -> LinePlan | None:
+    """A :class:`LinePlan` for ``items`` (with ``render_fetch``'s ``include_*`` meaning), or
+    None when an item needs the general path (message bytes, PREVIEW, object ids, ...)."""
+    wanted: list[FetchItem] = []
+    if include_uid and FetchAttribute.UID not in items:
+        wanted.append(FetchAttribute.UID)
+    wanted.extend(items)
+    if include_modseq and FetchAttribute.MODSEQ not in items:
+        wanted.append(FetchAttribute.MODSEQ)
+    names: list[str] = []
+    renderers: list[_LineItem] = []
+    for item in wanted:
+        renderer = _LINE_ITEMS.get(item) if isinstance(item, FetchAttribute) else None
+        if renderer is None:
+            return None
+        name = str(item)
+        if name not in names:
+            names.append(name)
+            renderers.append(renderer)
+    return LinePlan(names, renderers, utf8)

@@ -242,8 +242,8 @@ def format_datetime(moment: datetime) -> str:
     minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
     sign = "-" if minutes < 0 else "+"
     minutes = abs(minutes)
-    return (f"{moment.day:02d}-{_MONTHS[moment.month - 1]}-{moment.year:04d} "
-            f"{moment:%H:%M:%S} {sign}{minutes // 60:02d}{minutes % 60:02d}")  # fmt: skip
+    return (f"{moment.day:02d}-{_MONTHS[moment.month - 1]}-{moment.year:04d} {moment.hour:02d}:"
+            f"{moment.minute:02d}:{moment.second:02d} {sign}{minutes // 60:02d}{minutes % 60:02d}")
 
 
 def serialize(response: Response, *, utf8: bool = False) -> list[bytes]:

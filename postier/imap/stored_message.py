@@ -12,6 +12,15 @@ Stored data that cannot be read (corrupt, or from an older format) is rebuilt fr
 bytes when they are at hand; otherwise the message counts as a single text/plain body of
 RFC822.SIZE octets with an empty envelope. Such stand-ins are never cached, so a later FETCH
 that does read the body gets the real structure.
+
+ENVELOPE and BODYSTRUCTURE are usually not rendered at all: delivery pre-encoded their wire text
+and ``mime.summarize`` put it at the start of the summary JSON (``"imap_envelope"``, then
+``"imap_envelope_utf8"`` when it differs, ``"imap_bodystructure"``, ...).
+:func:`pre_encoded` reads those leading keys with the JSON string scanner and stops there,
+without parsing the rest of the summary: a mailbox-wide FETCH ENVELOPE costs a few
+microseconds a message. Text that could break the response line (CR, LF, NUL; 8-bit text for
+an IMAP4rev1 client) is not trusted: the caller renders from the parsed JSON instead, as it
+does for messages stored before the pre-encoded forms existed.
 """
 
 from __future__ import annotations
@@ -19,15 +28,51 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
+from json.decoder import scanstring  # type: ignore[attr-defined]  # C, not in the stubs
 
-from postier.imap.bodystructure import envelope_value, stored_envelope_value
+from postier.imap.bodystructure import body_structure, envelope_value, stored_envelope_value
 from postier.imap.responses import Atom
 from postier.mime import Envelope, MessageTree, Part, parse_message, summarize
 from postier.types import MessageRecord
 
-__all__ = ["ParsedJson", "StoredMessage", "StructureCache"]
+__all__ = ["ParsedJson", "StoredMessage", "StructureCache", "pre_encoded"]
 
 _EMPTY_ENVELOPE = Envelope()
+_FORMS_START = '{"imap_'
+_UNSAFE = frozenset("\r\n\x00")
+
+
+def pre_encoded(summary_json: str, key: str, utf8: bool) -> str | None:
+    """The pre-encoded text ``key`` (``"imap_envelope"``, ``"imap_bodystructure"``) for this
+    client from the start of a summary JSON, or None when it is not there or not safe to send.
+    A UTF-8 client gets ``key + "_utf8"`` when stored (the plain form otherwise)."""
+    if not summary_json.startswith(_FORMS_START):
+        return None
+    utf8_key = key + "_utf8"
+    found: str | None = None
+    position = 1
+    try:
+        while summary_json.startswith('"imap_', position):
+            name, position = scanstring(summary_json, position + 1)
+            if not summary_json.startswith(':"', position):
+                return None
+            value, position = scanstring(summary_json, position + 2)
+            if name == key:
+                if not utf8:
+                    found = value
+                    break
+                found = value  # the UTF-8 form, when stored, follows
+            elif name == utf8_key and utf8:
+                found = value
+                break
+            if summary_json[position] != ",":
+                break
+            position += 1
+    except (ValueError, IndexError):
+        return None
+    if found is None or not _UNSAFE.isdisjoint(found) or not (utf8 or found.isascii()):
+        return None
+    return found
 
 
 class ParsedJson:
@@ -110,6 +155,9 @@ class StoredMessage:
         return self._fallback_summary
 
     def envelope_value(self, utf8: bool) -> Atom:
+        text = pre_encoded(self.record.summary_json, "imap_envelope", utf8)
+        if text is not None:
+            return Atom(text)
         raw = self.summary().get("envelope")
         if isinstance(raw, Mapping):
             try:
@@ -117,6 +165,14 @@ class StoredMessage:
             except ValueError:
                 pass
         return envelope_value(_EMPTY_ENVELOPE, utf8)
+
+    def body_structure_value(self, extensible: bool, utf8: bool) -> Atom:
+        """BODYSTRUCTURE (``extensible``) or BODY."""
+        if extensible:
+            text = pre_encoded(self.record.summary_json, "imap_bodystructure", utf8)
+            if text is not None:
+                return Atom(text)
+        return body_structure(self.tree().root, extensible=extensible, utf8=utf8)
 
     def preview(self) -> str:
         preview = self.summary().get("preview")

@@ -32,6 +32,7 @@ from postier.mime.headers import (
     parse_date,
     parse_message_ids,
 )
+from postier.mime.imap_text import ImapForms, imap_forms
 from postier.mime.jsondata import (
     JsonObject,
     read_int,
@@ -95,13 +96,16 @@ class MessageSummary:
     references: tuple[str, ...] = ()
     preview: str = ""
     attachments: tuple[Attachment, ...] = ()
+    imap: ImapForms | None = None  # ENVELOPE/BODYSTRUCTURE wire text, pre-encoded at delivery
 
     @property
     def has_attachments(self) -> bool:
         return bool(self.attachments)
 
     def to_json(self) -> dict[str, object]:
+        # The IMAP texts come first: FETCH reads them without parsing the rest (stored_message.py).
         return {
+            **(self.imap.to_json() if self.imap is not None else {}),
             "envelope": self.envelope.to_json(),
             "subject": self.subject,
             "from": self.from_,
@@ -140,7 +144,17 @@ class MessageSummary:
             preview=read_str(data, "preview", ""),
             attachments=tuple(Attachment.from_json(read_object(a))
                               for a in read_list(data, "attachments")),
+            imap=_imap_forms_from_json(data),
         )
+
+
+def _imap_forms_from_json(data: JsonObject) -> ImapForms | None:
+    envelope = read_optional_str(data, "imap_envelope")
+    structure = read_optional_str(data, "imap_bodystructure")
+    if envelope is None or structure is None:
+        return None
+    return ImapForms(envelope, read_optional_str(data, "imap_envelope_utf8"), structure,
+                     read_optional_str(data, "imap_bodystructure_utf8"))
 
 
 def _leaves(root: Part) -> Iterator[tuple[tuple[int, ...], Part, Part | None]]:
@@ -216,8 +230,9 @@ def summarize(data: bytes, tree: MessageTree) -> MessageSummary:
                 Attachment(path, filename, part.content_type, _decoded_size(data, part)))
         elif part.media_type == "text":
             bodies.append(part)
+    envelope = build_envelope(fields)
     return MessageSummary(
-        envelope=build_envelope(fields),
+        envelope=envelope,
         subject=decode_words(values.get("subject", "")),
         from_=decode_words(values.get("from", "")),
         to=decode_words(values.get("to", "")),
@@ -229,6 +244,7 @@ def summarize(data: bytes, tree: MessageTree) -> MessageSummary:
         references=tuple(parse_message_ids(values.get("references", ""))),
         preview=_preview(data, bodies),
         attachments=tuple(attachments),
+        imap=imap_forms(envelope, root),
     )
 
 

@@ -29,9 +29,17 @@ import asyncio
 
 from postier.errors import NotFound
 from postier.imap.commands import Fetch, FetchAttribute
-from postier.imap.context import Context
+from postier.imap.context import FLUSH_SIZE, Context
 from postier.imap.errors import bad, no
-from postier.imap.fetch import FetchContext, FetchError, fetch_response, needs_body, sets_seen
+from postier.imap.fetch import (
+    FetchContext,
+    FetchError,
+    LinePlan,
+    fetch_response,
+    line_plan,
+    needs_body,
+    sets_seen,
+)
 from postier.imap.handlers.common import load_records, select_messages
 from postier.imap.qresync import clip, intersect, missing, uid_ranges
 from postier.imap.responses import SimpleCode, Status, Tagged
@@ -62,8 +70,14 @@ async def handle_fetch(ctx: Context, tag: str, command: Fetch) -> Tagged:
     if command.changed_since is not None or FetchAttribute.MODSEQ in command.items:
         await ctx.enable_condstore()  # RFC 7162 §3.1: a CONDSTORE enabling command
     missing = False
+    plan = line_plan(command.items, utf8=ctx.rev2, include_uid=command.uid,
+                     include_modseq=command.changed_since is not None)
     for start in range(0, len(messages), BATCH):
-        missing |= await _fetch_batch(ctx, command, messages[start : start + BATCH])
+        batch = messages[start : start + BATCH]
+        if plan is not None:
+            missing |= await _list_batch(ctx, command, plan, batch)
+        else:
+            missing |= await _fetch_batch(ctx, command, batch)
     if missing and not command.uid:
         return Tagged(tag, Status.NO, "some of the requested messages no longer exist",
                       SimpleCode.EXPUNGEISSUED)
@@ -93,6 +107,42 @@ async def _send_vanished(ctx: Context, command: Fetch, changed_since: int) -> No
         vanished = missing(intersect(expunged, requested), view.numbered)
     if vanished:
         await ctx.send(vanished_response(vanished, earlier=True))
+
+
+async def _list_batch(ctx: Context, command: Fetch, plan: LinePlan,
+                      batch: list[tuple[int, int]]) -> bool:
+    """``_fetch_batch`` for metadata items only (no \\Seen to set, no body to read): each
+    line is written by the plan, and lines leave in writes of about ``FLUSH_SIZE``."""
+    view = ctx.selected.view
+    records = await load_records(ctx, batch)
+    asks_flags = FetchAttribute.FLAGS in command.items
+    add_recent = not ctx.rev2
+    changed_since = command.changed_since
+    missing = False
+    lines: list[bytes] = []
+    size = 0
+    for seq, uid in batch:
+        record = records.get(uid)
+        if record is None:
+            missing = True
+            continue
+        modseq = record.modseq
+        if changed_since is not None and modseq <= changed_since:
+            continue
+        flags = record.flags
+        if asks_flags:
+            view.note_own_flags(uid, modseq)  # the client now knows these flags
+        if add_recent and view.is_recent(uid):
+            flags = flags | {RECENT}
+        line = plan.line(seq, record, flags, modseq)
+        lines.append(line)
+        size += len(line)
+        if size >= FLUSH_SIZE:
+            await ctx.send_encoded(b"".join(lines))
+            lines, size = [], 0
+    if lines:
+        await ctx.send_encoded(b"".join(lines))
+    return missing
 
 
 async def _fetch_batch(ctx: Context, command: Fetch, batch: list[tuple[int, int]]) -> bool:
