@@ -54,25 +54,41 @@ def pre_encoded(summary_json: str, key: str, utf8: bool) -> str | None:
     try:
         while summary_json.startswith('"imap_', position):
             name, position = scanstring(summary_json, position + 1)
-            if not summary_json.startswith(':"', position):
+            position = _after(summary_json, position, ":")
+            if position < 0 or summary_json[position] != '"':
                 return None
-            value, position = scanstring(summary_json, position + 2)
+            value, position = scanstring(summary_json, position + 1)
             if name == key:
-                if not utf8:
-                    found = value
-                    break
-                found = value  # the UTF-8 form, when stored, follows
-            elif name == utf8_key and utf8:
                 found = value
+                if not utf8:
+                    break
+            elif name == utf8_key:
+                if utf8:
+                    found = value
                 break
-            if summary_json[position] != ",":
+            elif found is not None:
                 break
-            position += 1
+            position = _after(summary_json, position, ",")
+            if position < 0:
+                break
     except (ValueError, IndexError):
         return None
     if found is None or not _UNSAFE.isdisjoint(found) or not (utf8 or found.isascii()):
         return None
     return found
+
+
+def _after(text: str, position: int, separator: str) -> int:
+    """The position after ``separator`` and the JSON whitespace around it, or -1 when
+    something else is there (IndexError at the end of the text)."""
+    while text[position] in " \t\r\n":
+        position += 1
+    if text[position] != separator:
+        return -1
+    position += 1
+    while text[position] in " \t\r\n":
+        position += 1
+    return position
 
 
 class ParsedJson:
