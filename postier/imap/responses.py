@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import binascii
 import enum
+import functools
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from postier.imap.wire import ATOM_CHARS
 from postier.types import UidSet
@@ -238,12 +239,16 @@ _QUOTED_7BIT = frozenset(range(0x01, 0x80)) - frozenset(b"\r\n")
 
 def format_datetime(moment: datetime) -> str:
     """``dd-Mon-yyyy hh:mm:ss +zzzz`` for INTERNALDATE (RFC 9051 §9 date-time), unquoted."""
-    offset = moment.utcoffset()
+    return (f"{moment.day:02d}-{_MONTHS[moment.month - 1]}-{moment.year:04d} {moment.hour:02d}:"
+            f"{moment.minute:02d}:{moment.second:02d} {_zone(moment.utcoffset())}")
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(offset: timedelta | None) -> str:
     minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
     sign = "-" if minutes < 0 else "+"
     minutes = abs(minutes)
-    return (f"{moment.day:02d}-{_MONTHS[moment.month - 1]}-{moment.year:04d} {moment.hour:02d}:"
-            f"{moment.minute:02d}:{moment.second:02d} {sign}{minutes // 60:02d}{minutes % 60:02d}")
+    return f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
 
 
 def serialize(response: Response, *, utf8: bool = False) -> list[bytes]:

@@ -39,7 +39,6 @@ __all__ = ["ParsedJson", "StoredMessage", "StructureCache", "pre_encoded"]
 
 _EMPTY_ENVELOPE = Envelope()
 _FORMS_START = '{"imap_'
-_UNSAFE = frozenset("\r\n\x00")
 
 
 def pre_encoded(summary_json: str, key: str, utf8: bool) -> str | None:
@@ -73,7 +72,8 @@ def pre_encoded(summary_json: str, key: str, utf8: bool) -> str | None:
                 break
     except (ValueError, IndexError):
         return None
-    if found is None or not _UNSAFE.isdisjoint(found) or not (utf8 or found.isascii()):
+    if (found is None or "\r" in found or "\n" in found or "\x00" in found
+            or not (utf8 or found.isascii())):
         return None
     return found
 

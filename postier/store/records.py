@@ -4,6 +4,7 @@ turning a mailbox row into a record. Both backends store the same columns, so th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -83,6 +84,7 @@ def encode_flags(flags: Iterable[Flag]) -> tuple[int, str]:
     return bits, " ".join(sorted(keywords))
 
 
+@functools.lru_cache(maxsize=1024)  # a mailbox has few distinct flag sets; every row read decodes
 def decode_flags(bits: int, keywords: str) -> frozenset[Flag]:
     flags = {flag for flag, bit in _BITS.items() if bits & bit}
     if keywords:
