@@ -24,6 +24,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -58,11 +59,12 @@ async def _fill(store: SqliteStore, messages: int) -> None:
         await asyncio.gather(*(store.append(account.id, inbox.id, data) for data in chunk))
 
 
-async def _command(conn: MemoryConnection, peer_send: object, tag: str, text: str) -> int:
+async def _command(conn: MemoryConnection, peer_send: Callable[[bytes], None], tag: str,
+                   text: str) -> int:
     """Send one command; wait for its tagged reply; return the bytes the server wrote."""
     marker = f"\r\n{tag} ".encode()
     start = len(conn.outbound)
-    peer_send(f"{tag} {text}\r\n".encode())  # type: ignore[operator]
+    peer_send(f"{tag} {text}\r\n".encode())
     while True:
         tail = b"\r\n" + bytes(conn.outbound[max(start, len(conn.outbound) - 8192):])
         position = tail.rfind(marker)
