@@ -256,6 +256,8 @@ def test_structure_cache_is_bounded_and_reused() -> None:
     assert cache.entry(records[0]) is not first  # evicted: the least recently used
     ctx = FetchContext(1, records[1], None, utf8=False, rev2=False)
     render_fetch((A.BODYSTRUCTURE,), ctx, cache=cache)
+    assert cache.entry(records[1]).tree is None  # pre-encoded at delivery: nothing parsed
+    render_fetch((A.BODY,), ctx, cache=cache)  # BODY is rendered from the part tree
     assert cache.entry(records[1]).tree is not None
 
 
