@@ -277,10 +277,14 @@ def imap_forms(envelope: Envelope, root: Part) -> ImapForms:
     """The ENVELOPE and BODYSTRUCTURE texts of a message with this envelope and part tree.
     BODYSTRUCTURE holds sizes and line counts, no offsets, so a header prefix added per
     recipient (which shifts offsets) does not change it."""
-    plain_envelope = envelope_text(envelope, False)
+    # With utf8 every text is sent as it is, so an ASCII UTF-8 form means ASCII data: the
+    # IMAP4rev1 form is the same text and need not be rendered again.
     utf8_envelope = envelope_text(envelope, True)
-    plain_structure = body_structure_text(root, extensible=True, utf8=False)
+    plain_envelope = (utf8_envelope if utf8_envelope.isascii()
+                      else envelope_text(envelope, False))
     utf8_structure = body_structure_text(root, extensible=True, utf8=True)
+    plain_structure = (utf8_structure if utf8_structure.isascii()
+                       else body_structure_text(root, extensible=True, utf8=False))
     return ImapForms(plain_envelope, None if utf8_envelope == plain_envelope else utf8_envelope,
                      plain_structure,
                      None if utf8_structure == plain_structure else utf8_structure)
