@@ -140,6 +140,9 @@ def _section_span(message: StoredMessage, section: Section) -> tuple[int, int] |
     text = section.text
     if not section.part and text is None:
         return 0, len(message.data())  # the whole message: no parsing needed
+    if not section.part and text in (SectionText.HEADER, SectionText.TEXT):
+        start, body_start, end = message.root_span()  # no part tree needed either
+        return (start, body_start) if text is SectionText.HEADER else (body_start, end)
     tree = message.tree()
     if text in (SectionText.HEADER_FIELDS, SectionText.HEADER_FIELDS_NOT):
         if section.part and (resolve(tree, section.part) is None):

@@ -91,6 +91,21 @@ def _after(text: str, position: int, separator: str) -> int:
     return position
 
 
+def _stored_root_span(structure_json: str) -> tuple[int, int, int] | None:
+    try:
+        data = json.loads(structure_json)
+        if data.get("format") != MessageTree.FORMAT:
+            return None
+        root = data["root"]
+        start, body_start, end = root["start"], root["body_start"], root["end"]
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+    if type(start) is int and type(body_start) is int and type(end) is int \
+            and 0 <= start <= body_start <= end:
+        return start, body_start, end
+    return None
+
+
 class ParsedJson:
     """What was read from one record's JSON columns; None until first read."""
 
@@ -153,6 +168,17 @@ class StoredMessage:
         else:
             self._fallback_tree = MessageTree(Part(start=0, body_start=0, end=self.record.size))
         return self._fallback_tree
+
+    def root_span(self) -> tuple[int, int, int]:
+        """(start, body_start, end) of the whole message: BODY[HEADER] and BODY[TEXT] need no
+        more, so the offsets are taken from the stored JSON without rebuilding the part tree."""
+        tree = self._parsed.tree or self._fallback_tree
+        if tree is None:
+            span = _stored_root_span(self.record.structure_json)
+            if span is not None and (self.body is None or span[2] <= len(self.body)):
+                return span
+            tree = self.tree()
+        return tree.root.start, tree.root.body_start, tree.root.end
 
     def summary(self) -> Mapping[str, object]:
         if self._parsed.summary is not None:

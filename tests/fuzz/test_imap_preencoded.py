@@ -5,11 +5,14 @@
     without a per-recipient header prefix, whatever the JSON's whitespace;
 (b) a LinePlan writes exactly the bytes the general path (render_fetch + serialize) writes, for
     summaries with the pre-encoded texts, without them (stored by an older version) and
-    unreadable ones.
+    unreadable ones;
+(c) BODY[HEADER] and BODY[TEXT] of the whole message, taken from the stored root offsets, are
+    what the rebuilt part tree gives.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -19,7 +22,7 @@ from hypothesis import strategies as st
 from postier import mime
 from postier.imap import commands as c
 from postier.imap.bodystructure import body_structure, envelope_value, stored_envelope_value
-from postier.imap.fetch import FetchContext, fetch_response, line_plan
+from postier.imap.fetch import FetchContext, StructureCache, fetch_response, line_plan
 from postier.imap.responses import serialize
 from postier.imap.stored_message import pre_encoded
 from postier.types import BlobId, MailboxId, MessageId, MessageRecord, ModSeq, Uid
@@ -136,3 +139,24 @@ def test_unsafe_or_misplaced_texts_are_not_sent() -> None:
     assert pre_encoded('{"imap_envelope":"(NIL)"}', "imap_envelope", False) == "(NIL)"
     assert pre_encoded('{"imap_envelope":"(NIL', "imap_envelope", False) is None
     assert pre_encoded(summary(imap_envelope="x"), "imap_bodystructure", False) is None
+
+
+@FUZZ
+@given(data=any_messages(), prefix=st.sampled_from([b"", b"Received: x\r\n"]),
+       structure=st.sampled_from(["stored", "junk", "wrong format"]))
+def test_whole_message_header_and_text_need_no_part_tree(data: bytes, prefix: bytes,
+                                                        structure: str) -> None:
+    record = record_for(data, prefix, "{}", frozenset(), datetime(2024, 1, 1, tzinfo=UTC))
+    if structure == "junk":
+        record = dataclasses.replace(record, structure_json='{"format": 1, "root": []}')
+    elif structure == "wrong format":
+        record = dataclasses.replace(record, structure_json='{"format": 0, "root": {}}')
+    items = [c.BodySection(c.Section(text=c.SectionText.HEADER), None, True),
+             c.BodySection(c.Section(text=c.SectionText.TEXT), c.Partial(1, 50), True)]
+    ctx = FetchContext(1, record, prefix + data, utf8=False, rev2=False)
+    from_offsets = b"".join(serialize(fetch_response(items, ctx)))
+    cache = StructureCache()
+    fetch_response([c.FetchAttribute.BODY], ctx, cache=cache)  # parses the part tree
+    assert cache.entry(record).tree is not None or structure != "stored"
+    from_tree = b"".join(serialize(fetch_response(items, ctx, cache=cache)))
+    assert from_offsets == from_tree
