@@ -7,7 +7,9 @@ per batch (``common.load_records``), then, only when an item needs it, the bodie
 ``READ_AHEAD`` at a time concurrently (at most ``READ_AHEAD_BYTES`` in memory). Each message is
 rendered by ``imap/fetch.py`` and written as it goes, so memory stays bounded and a slow
 client slows the FETCH down rather than filling the server (the context flushes with
-back-pressure).
+back-pressure). A listing of metadata items only (``imap.fetch.LinePlan``: the usual first
+sync) writes each line with one string format, and reads the next batch's records while it
+writes the current one.
 
 Items that set \\Seen (BODY[...] without .PEEK, RFC822, RFC822.TEXT, BINARY[...]) set it for
 the batch in one store call before rendering, and the changed messages get FLAGS in their
@@ -72,11 +74,11 @@ async def handle_fetch(ctx: Context, tag: str, command: Fetch) -> Tagged:
     missing = False
     plan = line_plan(command.items, utf8=ctx.rev2, include_uid=command.uid,
                      include_modseq=command.changed_since is not None)
-    for start in range(0, len(messages), BATCH):
-        batch = messages[start : start + BATCH]
-        if plan is not None:
-            missing |= await _list_batch(ctx, command, plan, batch)
-        else:
+    batches = [messages[start : start + BATCH] for start in range(0, len(messages), BATCH)]
+    if plan is not None:
+        missing = await _list(ctx, command, plan, batches)
+    else:
+        for batch in batches:
             missing |= await _fetch_batch(ctx, command, batch)
     if missing and not command.uid:
         return Tagged(tag, Status.NO, "some of the requested messages no longer exist",
@@ -109,12 +111,37 @@ async def _send_vanished(ctx: Context, command: Fetch, changed_since: int) -> No
         await ctx.send(vanished_response(vanished, earlier=True))
 
 
+async def _list(ctx: Context, command: Fetch, plan: LinePlan,
+                batches: list[list[tuple[int, int]]]) -> bool:
+    """A listing: while one batch is written, the next one's records are read (the reader
+    thread runs while the event loop formats lines), at most two batches in memory."""
+    missing = False
+    pending = asyncio.ensure_future(load_records(ctx, batches[0])) if batches else None
+    try:
+        for index, batch in enumerate(batches):
+            assert pending is not None
+            records = await pending
+            pending = (asyncio.ensure_future(load_records(ctx, batches[index + 1]))
+                       if index + 1 < len(batches) else None)
+            missing |= await _list_batch(ctx, command, plan, batch, records)
+    finally:
+        if pending is not None:  # the client went away mid-listing: drop the read ahead
+            pending.cancel()
+            pending.add_done_callback(_retrieve)
+    return missing
+
+
+def _retrieve(task: asyncio.Future[dict[int, MessageRecord]]) -> None:
+    """Mark an abandoned read's outcome as seen (no "exception was never retrieved")."""
+    if not task.cancelled():
+        task.exception()
+
+
 async def _list_batch(ctx: Context, command: Fetch, plan: LinePlan,
-                      batch: list[tuple[int, int]]) -> bool:
+                      batch: list[tuple[int, int]], records: dict[int, MessageRecord]) -> bool:
     """``_fetch_batch`` for metadata items only (no \\Seen to set, no body to read): each
     line is written by the plan, and lines leave in writes of about ``FLUSH_SIZE``."""
     view = ctx.selected.view
-    records = await load_records(ctx, batch)
     asks_flags = FetchAttribute.FLAGS in command.items
     add_recent = not ctx.rev2
     changed_since = command.changed_since

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from postier.imap.handlers import fetch as fetch_handler
 from postier.services import Services
 from postier.store.interface import Store
 from tests.session.imap.client import ImapClient, account_of, connect, deliver, message
@@ -105,3 +108,29 @@ async def test_fetch_many_messages_in_batches(client: ImapClient, users: Store) 
     lines = await client.until_tagged("a3", timeout=60)
     assert len(lines) == 1201 and lines[-1] == "a3 OK FETCH completed"
     assert lines[1199].startswith("* 1200 FETCH (UID 1200 ")
+
+
+async def test_listing_across_batches(services: Services, users: Store,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A metadata listing reads one batch ahead; every message comes once, in order, and one
+    expunged by another session is left out with EXPUNGEISSUED."""
+    monkeypatch.setattr(fetch_handler, "BATCH", 3)
+    for n in range(8):
+        await deliver(users, message(subject=f"number {n}"))
+    a, _ = await connect(services)
+    b, _ = await connect(services)
+    await a.login()
+    await b.login()
+    await a.ok("SELECT INBOX")
+    await b.ok("SELECT INBOX")
+    lines = await b.ok("UID FETCH 1:* (FLAGS ENVELOPE)")
+    assert [line.split(" (", 1)[0] for line in lines[:-1]] == \
+        [f"* {n} FETCH" for n in range(1, 9)]
+    assert all(f'"number {n}"' in lines[n] for n in range(8))
+    await a.ok("STORE 5 +FLAGS.SILENT (\\Deleted)")
+    await a.ok("EXPUNGE")
+    lines = await b.command("FETCH 1:* (UID RFC822.SIZE)")
+    assert [line.split(" ")[4] for line in lines[:-1]] == ["1", "2", "3", "4", "6", "7", "8"]
+    assert lines[-1].startswith("a4 NO [EXPUNGEISSUED]")
+    await a.stop()
+    await b.stop()
