@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import binascii
 import enum
-import functools
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timezone, tzinfo
 
 from postier.imap.wire import ATOM_CHARS
 from postier.types import UidSet
@@ -237,18 +236,33 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
 _QUOTED_7BIT = frozenset(range(0x01, 0x80)) - frozenset(b"\r\n")
 
 
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
+
+
 def format_datetime(moment: datetime) -> str:
     """``dd-Mon-yyyy hh:mm:ss +zzzz`` for INTERNALDATE (RFC 9051 §9 date-time), unquoted."""
-    return (f"{moment.day:02d}-{_MONTHS[moment.month - 1]}-{moment.year:04d} {moment.hour:02d}:"
-            f"{moment.minute:02d}:{moment.second:02d} {_zone(moment.utcoffset())}")
+    two = _TWO_DIGITS
+    year = moment.year
+    return (f"{two[moment.day]}-{_MONTHS[moment.month - 1]}-"
+            f"{year if year >= 1000 else f'{year:04d}'} {two[moment.hour]}:{two[moment.minute]}:"
+            f"{two[moment.second]} {_zone(moment)}")
 
 
-@functools.lru_cache(maxsize=64)
-def _zone(offset: timedelta | None) -> str:
-    minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
-    sign = "-" if minutes < 0 else "+"
-    minutes = abs(minutes)
-    return f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
+_FIXED_ZONES: dict[tzinfo | None, str] = {}  # fixed-offset zones (what the store returns)
+
+
+def _zone(moment: datetime) -> str:
+    zone = moment.tzinfo
+    text = _FIXED_ZONES.get(zone)
+    if text is None:
+        offset = moment.utcoffset()
+        minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
+        sign = "-" if minutes < 0 else "+"
+        minutes = abs(minutes)
+        text = f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
+        if (zone is None or type(zone) is timezone) and len(_FIXED_ZONES) < 256:
+            _FIXED_ZONES[zone] = text
+    return text
 
 
 def serialize(response: Response, *, utf8: bool = False) -> list[bytes]:

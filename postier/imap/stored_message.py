@@ -39,12 +39,23 @@ __all__ = ["ParsedJson", "StoredMessage", "StructureCache", "pre_encoded"]
 
 _EMPTY_ENVELOPE = Envelope()
 _FORMS_START = '{"imap_'
+_ENVELOPE_START = '{"imap_envelope":"'
+_UTF8_ENVELOPE_NEXT = ',"imap_envelope_utf8":"'
 
 
 def pre_encoded(summary_json: str, key: str, utf8: bool) -> str | None:
     """The pre-encoded text ``key`` (``"imap_envelope"``, ``"imap_bodystructure"``) for this
     client from the start of a summary JSON, or None when it is not there or not safe to send.
     A UTF-8 client gets ``key + "_utf8"`` when stored (the plain form otherwise)."""
+    if key == "imap_envelope" and summary_json.startswith(_ENVELOPE_START):
+        # What delivery writes: the envelope first, its UTF-8 form (if any) right after.
+        try:
+            text, end = scanstring(summary_json, len(_ENVELOPE_START))
+            if utf8 and summary_json.startswith(_UTF8_ENVELOPE_NEXT, end):
+                text = scanstring(summary_json, end + len(_UTF8_ENVELOPE_NEXT))[0]
+        except ValueError:
+            return None
+        return _safe(text, utf8)
     if not summary_json.startswith(_FORMS_START):
         return None
     utf8_key = key + "_utf8"
@@ -72,10 +83,14 @@ def pre_encoded(summary_json: str, key: str, utf8: bool) -> str | None:
                 break
     except (ValueError, IndexError):
         return None
-    if (found is None or "\r" in found or "\n" in found or "\x00" in found
-            or not (utf8 or found.isascii())):
+    return None if found is None else _safe(found, utf8)
+
+
+def _safe(text: str, utf8: bool) -> str | None:
+    """``text`` unless it could break the response line or is 8-bit for an IMAP4rev1 client."""
+    if "\r" in text or "\n" in text or "\x00" in text or not (utf8 or text.isascii()):
         return None
-    return found
+    return text
 
 
 def _after(text: str, position: int, separator: str) -> int:

@@ -15,6 +15,7 @@ How this works
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from postier.imap.commands import SequenceSet
 from postier.imap.context import Context
@@ -53,13 +54,16 @@ def require_writable(ctx: Context) -> None:
 def _runs(messages: list[tuple[int, int]]) -> list[UidRange]:
     """UID ranges covering ``messages`` (seq, uid): consecutive positions become one range."""
     ranges: list[UidRange] = []
-    previous_seq = -1
-    for seq, uid in messages:
-        if ranges and seq == previous_seq + 1:
-            ranges[-1] = UidRange(ranges[-1].first, Uid(uid))
-        else:
-            ranges.append(UidRange(Uid(uid), Uid(uid)))
-        previous_seq = seq
+    if not messages:
+        return ranges
+    previous_seq, first_uid = messages[0]
+    previous_uid = first_uid
+    for seq, uid in itertools.islice(messages, 1, None):
+        if seq != previous_seq + 1:
+            ranges.append(UidRange(Uid(first_uid), Uid(previous_uid)))
+            first_uid = uid
+        previous_seq, previous_uid = seq, uid
+    ranges.append(UidRange(Uid(first_uid), Uid(previous_uid)))
     return ranges
 
 

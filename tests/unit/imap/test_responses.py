@@ -174,3 +174,15 @@ def test_format_datetime() -> None:
     moment = datetime(2024, 1, 5, 9, 3, 7, tzinfo=timezone(timedelta(hours=-7, minutes=-30)))
     assert format_datetime(moment) == "05-Jan-2024 09:03:07 -0730"
     assert format_datetime(datetime(1994, 2, 1, tzinfo=UTC)) == "01-Feb-1994 00:00:00 +0000"
+
+
+def test_format_datetime_zones() -> None:
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")  # not a fixed offset: summer and winter differ
+    assert format_datetime(datetime(2024, 7, 1, 12, tzinfo=paris)) == "01-Jul-2024 12:00:00 +0200"
+    assert format_datetime(datetime(2024, 1, 1, 12, tzinfo=paris)) == "01-Jan-2024 12:00:00 +0100"
+    assert format_datetime(datetime(999, 2, 3)) == "03-Feb-0999 00:00:00 +0000"
+    east = timezone(timedelta(hours=13, minutes=45))
+    assert format_datetime(datetime(2024, 12, 31, 23, 59, 59, tzinfo=east)) == \
+        "31-Dec-2024 23:59:59 +1345"
