@@ -7,7 +7,7 @@ the second finds the sizes cached, as every later login in a running server does
 is one poplib session: login, UIDL, RETR of every message, QUIT (with no DELE, so both see the
 same maildrop). Comparing with Dovecot's POP3 server is not part of this script.
 
-    python bench/pop3/run.py [--messages 1000] [--size 10240]
+    python bench/pop3/run.py [--messages 1000] [--size 10240] [--plain] [--profile out.json]
 """
 
 from __future__ import annotations
@@ -42,10 +42,13 @@ submission = []
 submissions = []
 imap = []
 imaps = []
-pop3 = []
+pop3 = ["127.0.0.1:0"]
 pop3s = ["127.0.0.1:0"]
 http = []
 https = []
+
+[auth]
+allow_plaintext = true
 
 [log]
 level = "warning"
@@ -84,7 +87,7 @@ def fill(data_dir: Path, count: int, size: int) -> None:
     asyncio.run(work())
 
 
-def start_server(config: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(config: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
     runtime = data_dir / "run" / "listeners.json"
     process = subprocess.Popen([sys.executable, "-m", "postier", "--config", str(config), "serve"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -95,36 +98,56 @@ def start_server(config: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes],
         if runtime.exists():
             data = json.loads(runtime.read_text())
             if data.get("pid") == process.pid:
-                return process, next(e["port"] for e in data["listeners"]
-                                     if e["name"] == "pop3s")
+                return process, {e["name"]: e["port"] for e in data["listeners"]}
         time.sleep(0.05)
     process.kill()
     raise TimeoutError("postier serve did not start")
 
 
-def download(port: int) -> tuple[float, float, int, int]:
-    """(seconds to log in and UIDL, seconds for all RETRs, messages, octets)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (every thread), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def connect(ports: dict[str, int], tls: bool) -> poplib.POP3:
+    if not tls:
+        return poplib.POP3("127.0.0.1", ports["pop3"], timeout=120)
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # the benchmark's own self-signed certificate
+    return poplib.POP3_SSL("127.0.0.1", ports["pop3s"], context=context, timeout=120)
+
+
+def download(ports: dict[str, int], pid: int, tls: bool) -> tuple[float, float, int, int, float]:
+    """(seconds to log in and UIDL, seconds for all RETRs, messages, octets, server CPU seconds
+    used during the RETRs)."""
     started = time.perf_counter()
-    client = poplib.POP3_SSL("127.0.0.1", port, context=context, timeout=120)
+    client = connect(ports, tls)
     client.user(USER)
     client.pass_(PASSWORD)
     listing = client.uidl()[1]
     listed = time.perf_counter()
+    cpu_before = cpu_seconds(pid)
     octets = 0
     for line in listing:
         octets += client.retr(int(line.split()[0]))[2]
     done = time.perf_counter()
+    cpu = cpu_seconds(pid) - cpu_before
     client.quit()
-    return listed - started, done - listed, len(listing), octets
+    return listed - started, done - listed, len(listing), octets, cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--size", type=int, default=10240, help="octets per message")
+    parser.add_argument("--plain", action="store_true",
+                        help="the plaintext pop3 listener instead of pop3s (as bench/run.py)")
+    parser.add_argument("--rounds", type=int, default=3, help="downloads after the first")
+    parser.add_argument("--profile", type=Path,
+                        help="record the server with py-spy during the cached downloads "
+                        "(a speedscope JSON file)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
     from postier.net.tls import generate_self_signed
@@ -136,16 +159,29 @@ def main() -> None:
     postier(config, "domain", "add", DOMAIN)
     postier(config, "user", "add", USER, "--password-stdin", stdin=PASSWORD + "\n")
     fill(directory / "data", args.messages, args.size)
-    process, port = start_server(config, directory / "data")
+    process, ports = start_server(config, directory / "data")
+    spy: subprocess.Popen[bytes] | None = None
     try:
-        runs = [download(port) for _ in ("cold", "cached")]
+        runs = [download(ports, process.pid, not args.plain)]
+        if args.profile is not None:
+            spy = subprocess.Popen(["py-spy", "record", "--pid", str(process.pid), "--threads",
+                                    "--rate", "500", "--format", "speedscope",
+                                    "--output", str(args.profile)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
+        runs += [download(ports, process.pid, not args.plain) for _ in range(args.rounds)]
     finally:
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(30)
         process.terminate()
         process.wait(30)
-    for label, (login, retrieve, count, octets) in zip(("first", "second"), runs, strict=True):
-        print(f"{label} download: login+UIDL {login * 1000:.0f} ms; RETR of {count} messages "
+    labels = ["first", *(f"cached {n}" for n in range(1, len(runs)))]
+    for label, (login, retrieve, count, octets, cpu) in zip(labels, runs, strict=True):
+        print(f"{label}: login+UIDL {login * 1000:.0f} ms; RETR of {count} messages "
               f"({octets / 1e6:.1f} MB) in {retrieve:.2f} s: {count / retrieve:.0f} messages/s, "
-              f"{octets / 1e6 / retrieve:.1f} MB/s (cpus: {os.cpu_count()})")
+              f"{octets / 1e6 / retrieve:.1f} MB/s; server CPU {cpu / count * 1e6:.0f} us per "
+              f"message (cpus: {os.cpu_count()})")
     if args.keep:
         print(f"data kept in {directory}")
     else:
