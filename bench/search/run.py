@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.messages import COMMON_WORD, MARKER, MISSING_WORD, varied_messages  # noqa: E402
-from bench.pop3.run import cpu_seconds, postier, start_server  # noqa: E402
+from bench.messages import COMMON_WORD, MARKER, MISSING_WORD, varied_messages
+from bench.pop3.run import cpu_seconds, postier, start_server
 
 DOMAIN = "bench.test"
 USER = f"searcher@{DOMAIN}"

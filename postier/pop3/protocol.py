@@ -56,12 +56,21 @@ from postier.pop3.events import (
 )
 from postier.pop3.maildrop import Maildrop, MaildropError
 from postier.pop3.responses import Response
-from postier.pop3.wire import LineReader, LineTooLong, stuffed_chunks, top_of, wire_form
+from postier.pop3.wire import (
+    CHUNK_SIZE,
+    LineReader,
+    LineTooLong,
+    stuffed_chunks,
+    stuffed_response,
+    top_of,
+    wire_form,
+)
 
 __all__ = ["GREETING", "LocalProtocolError", "Pop3ServerProtocol"]
 
 GREETING = r.ok("Postier POP3 server ready")  # no APOP timestamp: APOP is not offered
 _AUTH_PREFIX = b"AUTH "
+SINGLE_WRITE = 4 * CHUNK_SIZE  # larger messages go out in CHUNK_SIZE pieces
 
 
 class LocalProtocolError(Exception):
@@ -147,8 +156,9 @@ class Pop3ServerProtocol:
 
     def send_message(self, content: bytes) -> Iterator[bytes]:
         """Answer Retrieve with the message's stored bytes: returns every piece to write, in
-        order, starting with the answers still buffered. Memory: one wire form of the message;
-        the stuffed copy is made a chunk at a time as the session writes."""
+        order, starting with the answers still buffered. A message up to ``SINGLE_WRITE``
+        octets is one piece (one write, one system call); a larger one is stuffed a chunk at a
+        time as the session writes, so memory stays at one wire form plus one chunk."""
         retrieve = self._take(Retrieve)
         if not isinstance(retrieve, Retrieve):
             return iter(())
@@ -161,6 +171,8 @@ class Pop3ServerProtocol:
             wire = top_of(wire, retrieve.lines)
             head = r.ok("top of message follows")
         first = self.data_to_send() + head.to_bytes()
+        if len(wire) <= SINGLE_WRITE:
+            return iter((stuffed_response(first, wire),))
         return itertools.chain((first,), stuffed_chunks(wire))
 
     def retrieve_failed(self, response: Response) -> None:

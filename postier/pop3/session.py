@@ -47,6 +47,7 @@ from postier.pop3.events import SaslCancelled as SaslCancelledEvent
 from postier.pop3.locks import InProcessLocks, LoginHistory, MaildropLease, MaildropLocks
 from postier.pop3.maildrop import Maildrop
 from postier.pop3.protocol import Pop3ServerProtocol
+from postier.pop3.readahead import ReadAhead
 from postier.pop3.responses import BUSY, err
 from postier.pop3.storage import Snapshot, WireSizeCache, apply_update, open_maildrop
 from postier.services import ConnectionHandler, Services
@@ -119,6 +120,7 @@ class Pop3Session:
         self._lease: MaildropLease | None = None
         self._account: AccountId | None = None
         self._snapshot: Snapshot | None = None
+        self._bodies: ReadAhead | None = None
 
     @property
     def protocol(self) -> Pop3ServerProtocol:
@@ -132,6 +134,8 @@ class Pop3Session:
         except OSError as exc:  # TLS failures and other socket errors end only this session
             log.info("pop3: connection from %s ended: %s", self._conn.peer_ip, exc)
         finally:
+            if self._bodies is not None:
+                self._bodies.close()
             if self._lease is not None:
                 await self._lease.release()
                 self._lease = None
@@ -245,16 +249,16 @@ class Pop3Session:
             await lease.release()
             raise
         self._lease, self._account, self._snapshot = lease, account, snapshot
+        self._bodies = ReadAhead(self._services.store, account, snapshot.records)
         shared.logins.record(account, now)
         return snapshot.maildrop
 
     # Transaction and update ----------------------------------------------------------------
 
     async def _retrieve(self, retrieve: Retrieve) -> None:
-        assert self._snapshot is not None and self._account is not None
-        record = self._snapshot.records[retrieve.message.uid]
+        assert self._bodies is not None
         try:
-            content = await self._services.store.read_message(self._account, record)
+            content = await self._bodies.body(retrieve.message.number)
         except Exception as exc:
             self._protocol.retrieve_failed(to_response(exc))
             return

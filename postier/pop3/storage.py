@@ -4,9 +4,10 @@ How this works, at login (``open_maildrop``): one ``get_messages`` on the INBOX 
 message with its flags; messages carrying HIDDEN_KEYWORD (left behind by the "keep" policy) are
 not part of the maildrop. Sizes must be those of the wire form (wire.py), which differs from the
 stored size when a message has bare LF line ends, so each message's wire size is counted from its
-bytes once and remembered in a ``WireSizeCache`` keyed by content (blob id and trace prefix,
-which never change), shared by every session: later logins read nothing. The records are kept,
-trimmed of their MIME summary, for RETR.
+bytes once (bodies read a group at a time, ``store.read_messages``) and remembered in a
+``WireSizeCache`` keyed by content (blob id and trace prefix, which never change), shared by
+every session: later logins read nothing. The records are kept in message-number order,
+trimmed of their MIME summary, for RETR (readahead.py).
 
 At QUIT (``apply_update``, RFC 1939 §6), the account's delete policy decides what DELE meant:
 
@@ -50,7 +51,8 @@ from postier.types import (
 
 __all__ = ["Snapshot", "WireSizeCache", "apply_update", "find_trash", "open_maildrop"]
 
-_SIZE_READS = 4  # concurrent body reads while sizing a maildrop (the store has a few readers)
+_SIZE_READS = 2  # concurrent group reads while sizing a maildrop (the store has a few readers)
+_SIZE_GROUP_BYTES = 4 * 1024 * 1024  # bodies read together while sizing
 
 
 class WireSizeCache:
@@ -78,7 +80,7 @@ class WireSizeCache:
 class Snapshot:
     mailbox_id: MailboxId
     maildrop: Maildrop
-    records: dict[Uid, MessageRecord]
+    records: tuple[MessageRecord, ...]  # in message-number order: number n is records[n - 1]
 
 
 async def open_maildrop(store: MailStore, account: AccountId, sizes: WireSizeCache) -> Snapshot:
@@ -86,25 +88,44 @@ async def open_maildrop(store: MailStore, account: AccountId, sizes: WireSizeCac
     records = [dataclasses.replace(record, structure_json="{}", summary_json="{}")
                for record in await store.get_messages(account, inbox.id)
                if HIDDEN_KEYWORD not in record.flags]
+    wire_sizes: dict[Uid, int | None] = {}
+    unknown: list[MessageRecord] = []
+    for record in records:
+        cached = sizes.get(record)
+        if cached is None:
+            unknown.append(record)
+        else:
+            wire_sizes[record.uid] = cached
     limit = asyncio.Semaphore(_SIZE_READS)
 
-    async def size_of(record: MessageRecord) -> int | None:
-        cached = sizes.get(record)
-        if cached is not None:
-            return cached
+    async def size_group(group: list[MessageRecord]) -> None:
         async with limit:
-            try:
-                size = wire_size(await store.read_message(account, record))
-            except NotFound:
-                return None  # expunged by another client since get_messages: not in the drop
-        sizes.put(record, size)
-        return size
+            bodies = await store.read_messages(account, group)
+        for record, body in zip(group, bodies, strict=True):
+            if body is None:  # expunged by another client since get_messages: not in the drop
+                wire_sizes[record.uid] = None
+                continue
+            wire_sizes[record.uid] = size = wire_size(body)
+            sizes.put(record, size)
 
-    wire_sizes = await asyncio.gather(*(size_of(record) for record in records))
-    kept = [(record, size) for record, size in zip(records, wire_sizes, strict=True)
-            if size is not None]
+    await asyncio.gather(*(size_group(group) for group in _size_groups(unknown)))
+    kept = [(record, size) for record in records
+            if (size := wire_sizes[record.uid]) is not None]
     maildrop = Maildrop(inbox.uidvalidity, [(record.uid, size) for record, size in kept])
-    return Snapshot(inbox.id, maildrop, {record.uid: record for record, _size in kept})
+    return Snapshot(inbox.id, maildrop, tuple(record for record, _size in kept))
+
+
+def _size_groups(records: list[MessageRecord]) -> list[list[MessageRecord]]:
+    """Bodies to size, cut into groups of at most ``_SIZE_GROUP_BYTES`` (or one message)."""
+    groups: list[list[MessageRecord]] = []
+    size = 0
+    for record in records:
+        if not groups or (size + record.size > _SIZE_GROUP_BYTES and groups[-1]):
+            groups.append([])
+            size = 0
+        groups[-1].append(record)
+        size += record.size
+    return groups
 
 
 async def apply_update(store: MailStore, account: AccountId, inbox: MailboxId,

@@ -291,3 +291,21 @@ async def test_recent_is_claimed_once(store, account) -> None:
     other = await store.add_account("zoe@example.test", "h", None)
     with pytest.raises(NotFound):
         await store.claim_recent(other.id, inbox.id)
+
+
+async def test_read_messages_returns_bodies_in_order_and_none_for_gone_ones(store,
+                                                                            account) -> None:
+    inbox = await store.get_mailbox(account.id, "INBOX")
+    large = MESSAGE + b"x" * 100 + b"\r\n" * 40_000  # over the inline limit: a file in SQLite
+    await store.append(account.id, inbox.id, MESSAGE)
+    await store.append(account.id, inbox.id, large)
+    await store.append(account.id, inbox.id, MESSAGE + b"gone\r\n")
+    [delivered] = await store.deliver(
+        MESSAGE, [DeliveryTarget(account.id, header_prefix=b"Received: one\r\n")])
+    first, second, third, fourth = await store.get_messages(account.id, inbox.id)
+    assert delivered.record is not None and delivered.record.uid == fourth.uid
+    await store.remove(account.id, inbox.id, UidSet.of([third.uid]))
+    bodies = await store.read_messages(account.id, [fourth, second, third, first, first])
+    assert bodies == [b"Received: one\r\n" + MESSAGE, large, None, MESSAGE, MESSAGE]
+    assert bodies[1] == await store.read_message(account.id, second)
+    assert await store.read_messages(account.id, []) == []

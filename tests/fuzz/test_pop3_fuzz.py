@@ -30,7 +30,7 @@ from postier.pop3.events import (
 )
 from postier.pop3.maildrop import Maildrop
 from postier.pop3.protocol import Pop3ServerProtocol
-from postier.pop3.wire import stuffed_chunks, top_of, wire_form, wire_size
+from postier.pop3.wire import stuffed_chunks, stuffed_response, top_of, wire_form, wire_size
 from postier.types import Uid, UidValidity
 from tests.fuzz.budget import examples
 
@@ -139,6 +139,7 @@ def test_stuffing_round_trips_byte_exact(body: bytes, chunk: int) -> None:
     assert len(wire) == wire_size(body)
     stuffed = b"".join(stuffed_chunks(wire, chunk))
     assert stuffed == b"".join(stuffed_chunks(wire))
+    assert stuffed_response(b"+OK\r\n", wire) == b"+OK\r\n" + stuffed  # the one-write form
     assert unstuff(stuffed) == wire
     if body.endswith(b"\r\n") and body.count(b"\n") == body.count(b"\r\n"):
         assert wire == body  # a well-formed message is sent exactly as stored

@@ -363,6 +363,19 @@ class PostgresStore:
         body = await self._db.read(lambda c: reads.read_body(c, record.blob_id))
         return record.header_prefix + body if record.header_prefix else body
 
+    async def read_messages(self, account: AccountId,
+                            records: Sequence[MessageRecord]) -> list[bytes | None]:
+        if not records:
+            return []
+        found = await self._db.read(
+            lambda c: reads.read_bodies(c, [record.blob_id for record in records]))
+        bodies: list[bytes | None] = []
+        for record in records:
+            body = found.get(record.blob_id)
+            bodies.append(record.header_prefix + body
+                          if body is not None and record.header_prefix else body)
+        return bodies
+
     async def set_flags(self, account: AccountId, mailbox: MailboxId, uids: UidSet, op: FlagOp,
                         flags: frozenset[Flag],
                         unchanged_since: ModSeq | None = None) -> FlagResult:

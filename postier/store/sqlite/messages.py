@@ -12,7 +12,7 @@ Invariants kept here, inside one transaction each:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,8 +39,7 @@ from postier.types import (
 
 _RECORD_COLUMNS = ("m.id, m.mailbox_id, m.uid, m.modseq, m.system_flags, m.keywords,"
                    " m.internal_date, m.size, b.sha256, m.header_prefix, m.structure, m.summary")
-
-
+_IN_LIMIT = 500  # ids per "IN (...)": well under SQLite's bound-parameter limit
 
 
 def row_to_record(row: Any) -> MessageRecord:
@@ -357,6 +356,30 @@ def read_body(conn: sqlite3.Connection, blobs: FileBlobStore, blob: BlobId) -> b
         return blobs.read(blob)
     except FileNotFoundError as exc:
         raise NotFound("the message no longer exists") from exc
+
+
+def read_bodies(conn: sqlite3.Connection, blobs: FileBlobStore,
+                blob_ids: Sequence[BlobId]) -> dict[BlobId, bytes]:
+    """The stored bodies of ``blob_ids`` that still exist, inline ones in one query per
+    ``_IN_LIMIT`` ids; bodies kept as files are read from disk."""
+    found: dict[BlobId, bytes] = {}
+    files: list[BlobId] = []
+    distinct = list(dict.fromkeys(blob_ids))
+    for start in range(0, len(distinct), _IN_LIMIT):
+        chunk = distinct[start:start + _IN_LIMIT]
+        marks = ",".join("?" * len(chunk))
+        for sha256, data in conn.execute(
+                f"SELECT sha256, data FROM blobs WHERE sha256 IN ({marks})", chunk):
+            if data is None:
+                files.append(BlobId(sha256))
+            else:
+                found[BlobId(sha256)] = bytes(data)
+    for blob in files:
+        try:
+            found[blob] = blobs.read(blob)
+        except FileNotFoundError:
+            pass  # removed since the query: the message no longer exists
+    return found
 
 
 def vanished_since(conn: sqlite3.Connection, account: AccountId, mailbox: MailboxId,

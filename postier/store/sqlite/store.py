@@ -396,6 +396,14 @@ class SqliteStore:
             return record.header_prefix + body if record.header_prefix else body
         return await self._db.read(work)
 
+    async def read_messages(self, account: AccountId,
+                            records: Sequence[MessageRecord]) -> list[bytes | None]:
+        if not records:
+            return []
+        found = await self._db.read(lambda c: messages.read_bodies(
+            c, self._blobs, [record.blob_id for record in records]))
+        return [_with_prefix(record, found.get(record.blob_id)) for record in records]
+
     async def set_flags(self, account: AccountId, mailbox: MailboxId, uids: UidSet, op: FlagOp,
                         flags: frozenset[Flag],
                         unchanged_since: ModSeq | None = None) -> FlagResult:
@@ -493,6 +501,12 @@ class SqliteStore:
     async def quota(self, account: AccountId) -> Quota:
         found = await self.get_account_by_id(account)
         return Quota(found.used_bytes, found.quota_bytes, found.message_count)
+
+
+def _with_prefix(record: MessageRecord, body: bytes | None) -> bytes | None:
+    if body is None or not record.header_prefix:
+        return body
+    return record.header_prefix + body
 
 
 def _migrate(tx: Transaction) -> None:

@@ -98,3 +98,39 @@ async def test_hidden_messages_are_not_in_the_maildrop(services: Services,
     assert await client.retr(1) == message("new")
     assert await client.command("STAT") == f"+OK 1 {len(message('new'))}"
     await client.quit()
+
+
+async def test_retr_reads_ahead_in_order_out_of_order_and_past_large_messages(
+        services: Services, users: Store) -> None:
+    big = "".join(f".{i:06d} " + "y" * 100 + "\r\n" for i in range(12_000))  # over 1 MiB
+    bodies = [message(f"m{n}", (big if n in (40, 41) else f".line {n}\r\n" * (n % 7 + 1)))
+              for n in range(1, 91)]
+    for body in bodies:
+        await deliver(users, body)
+    client = await connect(services)
+    await client.login()
+    for number in range(1, 91):
+        assert await client.retr(number) == bodies[number - 1]
+    for number in (77, 3, 41, 40, 90, 1, 2):
+        assert await client.retr(number) == bodies[number - 1]
+    assert await client.command("TOP 5 0") == "+OK top of message follows"
+    assert await client.body() == b"".join(
+        line + b"\r\n" for line in bodies[4].split(b"\r\n\r\n")[0].split(b"\r\n")) + b"\r\n"
+    assert await client.retr(5) == bodies[4]
+    await client.quit()
+
+
+async def test_message_removed_after_the_first_retr_is_not_retrieved(services: Services,
+                                                                       users: Store) -> None:
+    for n in range(1, 101):
+        await deliver(users, message(f"m{n}"))
+    client = await connect(services)
+    await client.login()
+    assert await client.retr(1) == message("m1")
+    account = await account_id(users)
+    inbox = await users.get_mailbox(account, INBOX)
+    await users.remove(account, inbox.id, UidSet.of([100]))  # far beyond what is read ahead
+    for number in range(2, 100):
+        assert await client.retr(number) == message(f"m{number}")
+    assert await client.command("RETR 100") == "-ERR the message no longer exists"
+    await client.quit()

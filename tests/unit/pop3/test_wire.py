@@ -9,6 +9,7 @@ from postier.pop3.wire import (
     LineReader,
     LineTooLong,
     stuffed_chunks,
+    stuffed_response,
     top_of,
     wire_form,
     wire_size,
@@ -111,6 +112,8 @@ def test_byte_stuffing_and_terminator() -> None:
     assert stuff(b"") == TERMINATOR
     assert stuff(b".\r\n") == b"..\r\n.\r\n"
     assert stuff(b"a\r\n.b\r\n..c\r\nd.\r\n") == b"a\r\n..b\r\n...c\r\nd.\r\n.\r\n"
+    for wire in (b"", b".\r\n", b"a\r\n.b\r\n..c\r\nd.\r\n"):
+        assert stuffed_response(b"+OK\r\n", wire) == b"+OK\r\n" + stuff(wire)
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 7])
