@@ -15,7 +15,11 @@ Rules, with their sources:
   (RFC 9051 §6.4.4, collation.py). FROM/TO/CC/BCC/SUBJECT read the decoded header text the
   summary stores; HEADER reads every field of that name in the header, unfolded and decoded,
   and an empty string matches any message that has the field. BODY is the index's answer;
-  TEXT is the index's answer or a match anywhere in the header.
+  TEXT is the index's answer or a match anywhere in the header. The index matches words by
+  their beginning (every word of the string must start a word of the message, diacritics and
+  case ignored): ``harb`` finds "harbour", ``arbour`` does not. That is narrower than the
+  substring rule of RFC 9051 §6.4.4, which only reading every body could honour; it is the
+  same rule on both backends, and no hit is re-checked against the body.
 - BEFORE/ON/SINCE compare the date of the internal date in its own time zone; SENTBEFORE/
   SENTON/SENTSINCE the date of the Date header as written, or the internal date when there
   is none (as Dovecot does; RFC 5256 §2.2 makes the same fallback for SORT).

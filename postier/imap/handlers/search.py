@@ -5,13 +5,15 @@ How this works
 Only the messages the client can number are searched: the selected view's. What is read
 depends on the criteria (``search.search_needs``):
 
-* BODY/TEXT strings go to the store's full-text index (SQLite FTS5) once per string, never to
-  the message files; the index covers subject, addresses and body text, so TEXT is answered
-  from it alone. When the criteria cannot match outside the index's hits (``TEXT x``,
-  ``BODY x SEEN``, ...), only the hits are read;
+* BODY/TEXT strings go to the store's full-text index (SQLite FTS5, PostgreSQL tsvector) once
+  per string, never to the message files; the index covers subject, addresses and body text,
+  so TEXT is answered from it alone. When the criteria cannot match outside the index's hits
+  (``TEXT x``, ``BODY x SEEN``, ...), only the hits are looked at, and when nothing else is
+  read (``TEXT x``, ``UID 1:500 BODY x``) the hits are the answer: no per-message read at all;
 * flags, UIDs, sequence numbers and MODSEQ come from the light message states (one query);
 * address, subject and Date-header keys, dates and sizes need the records with their stored
-  summary, read ``BATCH`` messages at a time so memory stays bounded;
+  summary, read ``BATCH`` messages at a time so memory stays bounded (when the index's hits are
+  many, in runs of the whole mailbox rather than one lookup per scattered hit);
 * HEADER on a field the summary does not keep needs the header block, which today means
   reading the message (the only per-message read of a search).
 
@@ -33,7 +35,9 @@ from postier.imap.commands import (
     And,
     Contains,
     DateCompare,
+    HasFlag,
     HeaderContains,
+    ModSeqAtLeast,
     Not,
     Or,
     Search,
@@ -61,6 +65,7 @@ from postier.store.interface import MessageState
 __all__ = ["BATCH", "handle_search", "handle_sort", "handle_thread", "search_view"]
 
 BATCH = 5000
+_SCATTERED_SHARE = 8  # hits above 1/8 of the mailbox are read with it, in runs of UIDs
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SUMMARY_HEADERS = frozenset({"from", "to", "cc", "bcc", "subject", "message-id"})
 
@@ -93,6 +98,21 @@ def _plan(criteria: SearchKey, summary: bool) -> _Plan:
             records = True
             header_block = header_block or key.name.lower() not in _SUMMARY_HEADERS
     return _Plan(records, header_block)
+
+
+def _index_decides(criteria: SearchKey) -> bool:
+    """Whether the full-text hits alone are the answer: BODY/TEXT keys, all of them required."""
+    match criteria:
+        case Contains(field=TextField.BODY | TextField.TEXT, value=value):
+            return bool(value)
+        case And(keys=keys):
+            return bool(keys) and all(_index_decides(key) for key in keys)
+    return False
+
+
+def _reads_states(criteria: SearchKey) -> bool:
+    """Whether a key reads a message's flags or mod-sequence."""
+    return any(isinstance(key, HasFlag | ModSeqAtLeast) for key in _walk(criteria))
 
 
 def _header(data: bytes) -> bytes:
@@ -143,43 +163,56 @@ async def search_view(ctx: Context, criteria: SearchKey, *,
                              saved=frozenset(view.saved))
     rev1 = not ctx.rev2
     candidates = _required(criteria, text_hits, text_is_indexed=not plan.records)
-    if candidates is None and not plan.records:
-        # Flags, numbers and the index decide: the light states are enough.
-        states: dict[int, MessageState] = {
-            s.uid: s for s in await ctx.store.message_states(ctx.account, selection.mailbox.id)}
+    if candidates is not None:  # only the index's hits can match: look at just those
+        targets = sorted((number, uid) for uid in candidates
+                         if (number := view.seq_of(uid)) is not None)
+    else:
+        targets = view.all_messages()
+    if not plan.records and _index_decides(criteria):
+        return [SearchMessage(seq, uid, 0, frozenset(), _EPOCH, 0, "{}",
+                              recent=rev1 and view.is_recent(uid)) for seq, uid in targets]
+    if not plan.records:
+        # Flags, numbers and the index decide: the light states are enough, and when no key
+        # reads flags or mod-sequences (``TEXT x``, ``UID 1:100 BODY y``), not even those: the
+        # hits are messages the store has now, so nothing else needs to be read.
+        states: dict[int, MessageState] | None = None
+        if candidates is None or _reads_states(criteria):
+            states = {s.uid: s for s in
+                      await ctx.store.message_states(ctx.account, selection.mailbox.id)}
         found: list[SearchMessage] = []
-        for seq, uid in view.all_messages():
-            state = states.get(uid)
-            if state is None:
+        for seq, uid in targets:
+            if states is None:
+                message = SearchMessage(seq, uid, 0, frozenset(), _EPOCH, 0, "{}",
+                                        recent=rev1 and view.is_recent(uid))
+            elif (state := states.get(uid)) is not None:
+                message = SearchMessage(seq, uid, state.modseq, state.flags, _EPOCH, 0, "{}",
+                                        recent=rev1 and view.is_recent(uid))
+            else:
                 continue
-            message = SearchMessage(seq, uid, state.modseq, state.flags, _EPOCH, 0, "{}",
-                                    recent=rev1 and view.is_recent(uid))
             if test(message):
                 found.append(message)
         return found
-    if candidates is None:
-        targets = view.all_messages()
-    else:  # only the index's hits can match: read just those
-        targets = sorted((number, uid) for uid in candidates
-                         if (number := view.seq_of(uid)) is not None)
+    if candidates is not None and len(targets) * _SCATTERED_SHARE > view.exists:
+        # Many hits: reading the mailbox in runs of UIDs beats one lookup per scattered hit.
+        wanted = frozenset(uid for _seq, uid in targets)
+        everything = view.all_messages()
+        batches = [everything[start : start + BATCH] for start in range(0, len(everything), BATCH)]
+    else:
+        wanted = None
+        batches = [targets[start : start + BATCH] for start in range(0, len(targets), BATCH)]
     found = []
-    for start in range(0, len(targets), BATCH):
-        batch = targets[start : start + BATCH]
+    for batch in batches:
         records = await load_records(ctx, batch)
         for seq, uid in batch:
             record = records.get(uid)
-            if record is None:
+            if record is None or (wanted is not None and uid not in wanted):
                 continue
             header = None
             if plan.header_block:
                 header = _header(await ctx.store.read_message(ctx.account, record))
-            if plan.records:
-                message = SearchMessage(seq, uid, record.modseq, record.flags,
-                                        record.internal_date, record.size, record.summary_json,
-                                        recent=rev1 and view.is_recent(uid), header=header)
-            else:  # as in the states path: the same keys, the same answers
-                message = SearchMessage(seq, uid, record.modseq, record.flags, _EPOCH, 0, "{}",
-                                        recent=rev1 and view.is_recent(uid))
+            message = SearchMessage(seq, uid, record.modseq, record.flags,
+                                    record.internal_date, record.size, record.summary_json,
+                                    recent=rev1 and view.is_recent(uid), header=header)
             if test(message):
                 found.append(message)
     return found

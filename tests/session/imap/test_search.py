@@ -135,3 +135,34 @@ async def test_empty_subject_matches_only_messages_with_one(client: ImapClient,
     assert (await client.ok('SEARCH SUBJECT ""'))[0] == "* SEARCH 1"
     assert (await client.ok('SEARCH FROM ""'))[0] == "* SEARCH 1"
     assert (await client.ok('SEARCH NOT SUBJECT ""'))[0] == "* SEARCH 2"
+
+
+async def test_full_text_keys_alone_and_combined(client: ImapClient, users: Store) -> None:
+    # 40 messages: "harbour" in every one but each fifth (many hits, read with the mailbox),
+    # "lighthouse" in two (few hits, looked up one by one).
+    for n in range(1, 41):
+        words = ("lighthouse " if n in (7, 33) else "") + ("" if n % 5 == 0 else "harbour ")
+        await deliver(users, message(f"note {n}", f"{words}tide {n}\r\n"),
+                      flags=frozenset({"\\Seen"}) if n % 2 else frozenset(),
+                      when=datetime(2024, 1, n % 28 + 1, tzinfo=UTC))
+    await client.ok("SELECT INBOX")
+    harbour = [n for n in range(1, 41) if n % 5]
+
+    async def search(criteria: str) -> list[int]:
+        line = (await client.ok(f"SEARCH {criteria}"))[0]
+        return [int(n) for n in line.split()[2:]]
+
+    assert await search("TEXT harbour") == harbour
+    assert await search("BODY harbour") == harbour
+    assert await search("TEXT HARB") == harbour  # words match by their beginning
+    assert await search("TEXT arbour") == []  # not inside a word: see imap/search.py
+    assert await search("TEXT harbour BODY lighthouse") == [7, 33]
+    assert await search("TEXT harbour SEEN") == [n for n in harbour if n % 2]
+    assert await search("TEXT harbour 10:20") == [n for n in harbour if 10 <= n <= 20]
+    assert await search("NOT TEXT harbour") == [5, 10, 15, 20, 25, 30, 35, 40]
+    assert await search("OR BODY lighthouse SUBJECT \"note 5\"") == [5, 7, 33]
+    assert await search("TEXT harbour SINCE 20-Jan-2024") == [
+        n for n in harbour if n % 28 + 1 >= 20]
+    assert await search("TEXT lighthouse BEFORE 8-Jan-2024") == [33]
+    lines = await client.ok("UID SEARCH RETURN (COUNT MIN MAX) TEXT harbour")
+    assert lines[0] == '* ESEARCH (TAG "a14") UID MIN 1 MAX 39 COUNT 32'
