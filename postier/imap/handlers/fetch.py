@@ -4,7 +4,7 @@ How this works
 --------------
 The messages are handled in batches of ``BATCH`` sequence numbers: one ``get_messages`` query
 per batch (``common.load_records``), then, only when an item needs it, the bodies, read
-``READ_AHEAD`` at a time concurrently (at most ``READ_AHEAD_BYTES`` in memory). Each message is
+``READ_AHEAD`` at a time in one store read (at most ``READ_AHEAD_BYTES`` in memory). Each message is
 rendered by ``imap/fetch.py`` and written as it goes, so memory stays bounded and a slow
 client slows the FETCH down rather than filling the server (the context flushes with
 back-pressure). A listing of metadata items only (``imap.fetch.LinePlan``: the usual first
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 
-from postier.errors import NotFound
 from postier.imap.commands import Fetch, FetchAttribute
 from postier.imap.context import FLUSH_SIZE, Context
 from postier.imap.errors import bad, no
@@ -246,11 +245,5 @@ async def _read_ahead(ctx: Context,
         group.append(record)
         size += record.size
 
-    async def read(record: MessageRecord) -> bytes | None:
-        try:
-            return await ctx.store.read_message(ctx.account, record)
-        except NotFound:
-            return None
-
-    data = await asyncio.gather(*(read(record) for record in group))
+    data = await ctx.store.read_messages(ctx.account, group)  # one query for the group
     return {record.uid: body for record, body in zip(group, data, strict=True)}
