@@ -163,7 +163,11 @@ class Pop3ServerProtocol:
         if not isinstance(retrieve, Retrieve):
             return iter(())
         assert self._maildrop is not None
-        wire = wire_form(content)
+        wire = content
+        if len(content) != retrieve.message.size or not content.endswith(b"\r\n"):
+            # Not already in wire form. (The listed size is the wire form's: a body of that
+            # length ending in CRLF has no bare LF, wire.py, so counting can be skipped.)
+            wire = wire_form(content)
         if retrieve.lines is None:
             self._maildrop.mark_retrieved(retrieve.message.number)
             head = r.ok(f"{len(wire)} octets")
