@@ -56,6 +56,8 @@ class Target:
     stop: Callable[[], None]
     imap_root_pids: Callable[[], list[int]] | None = None  # the IMAP side, when apart
     restart: Callable[[], None] | None = None  # a fresh process, same data (ports may change)
+    # Create more accounts (same password) in bulk; may restart the server.
+    add_accounts: Callable[[list[str]], None] | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
     def user(self, number: int) -> str:
@@ -190,6 +192,33 @@ class PostierProcess:
                 self.process.kill()
                 self.process.wait(10)
 
+    def add_accounts(self, addresses: list[str], password: str = PASSWORD) -> None:
+        """Create accounts in bulk, with one password hash for all (``user add`` hashes once per
+        process, which makes thousands of accounts take many minutes). Stop the server first."""
+        script = (
+            "import asyncio, sys\nfrom pathlib import Path\n"
+            "from postier.auth.passwords import hash_password\n"
+            "from postier.config import load_config\n"
+            "from postier.server import open_store\n"
+            "async def main() -> None:\n"
+            "    config, password, *addresses = sys.stdin.read().split()\n"
+            "    store = await open_store(load_config(Path(config)))\n"
+            "    try:\n"
+            "        hashed = hash_password(password)\n"
+            "        async def add(address: str) -> None:\n"
+            "            if await store.get_account(address) is None:\n"
+            "                await store.add_account(address, hashed, None)\n"
+            "        for start in range(0, len(addresses), 100):  # group commits\n"
+            "            await asyncio.gather(*map(add, addresses[start:start + 100]))\n"
+            "    finally:\n"
+            "        await store.close()\n"
+            "asyncio.run(main())\n")
+        result = subprocess.run([sys.executable, "-c", script], text=True, capture_output=True,
+                                input="\n".join([str(self.config), password, *addresses]),
+                                cwd=_postier_cwd(), env=_postier_env())
+        if result.returncode != 0:
+            raise RuntimeError(f"adding accounts failed: {result.stderr.strip()[-1500:]}")
+
     def counts(self) -> dict[str, int]:
         """Messages per account, from ``postier user list``."""
         counts = {}
@@ -220,7 +249,13 @@ def start_postier(directory: Path, users: int) -> Target:
         target.smtp, target.imap, target.pop3 = (ports.get("smtp"), ports.get("imap"),
                                                  ports.get("pop3"))
 
+    def add_accounts(addresses: list[str]) -> None:
+        server.stop()
+        server.add_accounts(addresses)
+        restart()
+
     target.restart = restart
+    target.add_accounts = add_accounts
     return target
 
 
@@ -255,6 +290,7 @@ def start_reference_target(directory: Path, users: int) -> tuple[Target, Referen
         users=list(ports.users), password=PASSWORD,
         count_messages=lambda addresses: {a: ports.message_count(a) for a in addresses},
         root_pids=ports.master_pids, stop=lambda: stop_reference(ports),
+        add_accounts=ports.add_users,
         imap_root_pids=lambda: [pid for pid in [ports.dovecot_master_pid()] if pid],
         notes={"postfix": _version(["postconf", "-d", "-h", "mail_version"]),
                "dovecot": _version(["dovecot", "--version"])})

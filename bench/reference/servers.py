@@ -76,6 +76,19 @@ class ReferencePorts:
                 pass
         return total
 
+    def add_users(self, addresses: list[str]) -> None:
+        """Add passwd-file users (password ``bench``; Dovecot re-reads the file when it
+        changes), in bulk: one hash for all of them."""
+        users = self.workdir / "dovecot" / "users"
+        known = {line.split(":", 1)[0] for line in users.read_text().splitlines()}
+        mail_user = pwd.getpwnam(MAIL_USER)
+        hashed = users.read_text().splitlines()[0].split(":")[1]
+        added = [a for a in addresses if a not in known]
+        with users.open("a") as out:
+            out.write("".join(_passwd_line(address, hashed, mail_user, self.workdir / "dovecot")
+                              for address in added))
+        self.users += added
+
     def master_pids(self) -> list[int]:
         """Postfix's and Dovecot's master processes (every other process descends from them)."""
         pids = []
@@ -269,6 +282,12 @@ def _password_hash(password: str) -> str:
         return result.stdout.strip()
 
 
+def _passwd_line(address: str, hashed: str, mail_user: pwd.struct_passwd,
+                 dovecot: Path) -> str:
+    home = dovecot / "mail" / DOMAIN / address.split("@")[0]
+    return f"{address}:{hashed}:{mail_user.pw_uid}:{mail_user.pw_gid}::{home}::\n"
+
+
 def _run(*args: str) -> None:
     """Run a command that may leave a daemon behind: its output goes to a file, not a pipe
     (a pipe would stay open in the daemon and never reach end of file)."""
@@ -355,9 +374,8 @@ def start_reference(workdir: Path, users: int = 40, password: str = PASSWORD) ->
     os.chown(dovecot / "mail", mail_user.pw_uid, mail_user.pw_gid)
     addresses = [f"bench{n}@{DOMAIN}" for n in range(1, users + 1)]
     hashed = _password_hash(password)
-    (dovecot / "users").write_text("".join(
-        f"{address}:{hashed}:{mail_user.pw_uid}:{mail_user.pw_gid}::"
-        f"{dovecot / 'mail' / DOMAIN / address.split('@')[0]}::\n" for address in addresses))
+    (dovecot / "users").write_text("".join(_passwd_line(address, hashed, mail_user, dovecot)
+                                           for address in addresses))
     (dovecot / "dovecot.conf").write_text(
         _dovecot_conf(workdir, imap_port, pop3_port, mail_user.pw_uid))
 
