@@ -64,11 +64,11 @@ from postier.store.changes import (
     Subscription,
 )
 from postier.store.interface import Store
-from postier.types import AccountId, Mailbox, Principal
+from postier.types import AccountId, Mailbox, Principal, Uid
 
 __all__ = [
     "FLUSH_SIZE", "WRITE_TIMEOUT", "ClientSilent", "Context", "Selection", "SessionEnded",
-    "SessionState",
+    "SessionState", "first_done",
 ]  # fmt: skip
 
 FLUSH_SIZE = 64 * 1024
@@ -240,20 +240,13 @@ class Context:
         read = asyncio.ensure_future(self.conn.read())
         try:
             while True:
-                waiters: set[asyncio.Future[Any]] = {read}
-                for subscription in self.subscriptions():
-                    waiters.add(asyncio.ensure_future(subscription.wait()))
-                timeout = deadline - loop.time()
-                if timeout <= 0:
+                changes = [subscription.ready() for subscription in self.subscriptions()]
+                if loop.time() >= deadline:
                     raise ClientSilent()
-                done, pending = await asyncio.wait(waiters, timeout=timeout,
-                                                   return_when=asyncio.FIRST_COMPLETED)
-                for waiter in pending:
-                    if waiter is not read:
-                        waiter.cancel()
-                if read in done:
+                await first_done([read, *changes], deadline)
+                if read.done():
                     return read.result()
-                if done and self.notifier is not None:
+                if any(change.done() for change in changes) and self.notifier is not None:
                     await self.notifier(self, self.protocol.between_commands)
                     await self.flush()
                     if self.protocol.should_close:
@@ -317,10 +310,13 @@ class Context:
             return
         if view.has_new and view.recent_from is not None:
             # IMAP4rev1: new messages are \\Recent in the first session told about them
-            # (RFC 3501 §2.3.2). EXAMINE takes none away from the others.
-            first = (0 if view.readonly
-                     else await self.store.claim_recent(self.account, selection.mailbox.id))
-            view.claim_new(first)
+            # (RFC 3501 §2.3.2). EXAMINE takes none away from the others. Of many sessions
+            # told at once, only the first claims in the store (the others would get nothing).
+            if view.readonly:
+                view.claim_new(0)
+            elif not self.store.hub.recent_claimed(selection.mailbox.id, view.uidvalidity,
+                                                   Uid(view.newest_pending)):
+                view.claim_new(await self.store.claim_recent(self.account, selection.mailbox.id))
         await self.send(*view.take_updates(allow_expunge=allow_expunge, rev2=self.rev2,
                                            condstore=self.condstore, vanished=self.qresync))
 
@@ -344,3 +340,27 @@ def _view_changes(changes: list[Change], mailbox: int) -> list[ViewChange]:
             case MailboxDeleted() if change.mailbox == mailbox:
                 out.append(MailboxGone())
     return out
+
+
+async def first_done(futures: list[asyncio.Future[Any]], when: float) -> None:
+    """Return once one of ``futures`` is done or the loop's clock reaches ``when``. One future,
+    one timer and a callback on each of ``futures``: no task per wait and nothing cancelled,
+    which matters when a delivery wakes hundreds of sessions at once."""
+    if any(future.done() for future in futures):
+        return
+    loop = asyncio.get_running_loop()
+    woken: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(wake)
+    timer = loop.call_at(when, wake)
+    try:
+        await woken
+    finally:
+        timer.cancel()
+        for future in futures:
+            future.remove_done_callback(wake)

@@ -180,6 +180,11 @@ class SelectedView:
         """Messages arrived that the next :meth:`take_updates` announces."""
         return bool(self._new)
 
+    @property
+    def newest_pending(self) -> int:
+        """The highest UID the next :meth:`take_updates` announces (0: none)."""
+        return self._new[-1] if self._new else 0
+
     def claim_new(self, first_recent: int) -> None:
         """The pending new messages from UID ``first_recent`` on are \\Recent here: the
         session's claim in the store returned that UID (RFC 3501 §2.3.2)."""

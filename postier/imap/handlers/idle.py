@@ -9,6 +9,9 @@ whichever comes first:
   BAD (RFC 2177 §3);
 * a change on the selected mailbox's subscription or the NOTIFY one — drained at once and
   sent (``notify.send_changes``), EXPUNGE included (RFC 2177 §3 allows it during IDLE);
+  the waiting is done with callbacks on the subscriptions' ``ready`` futures and the read
+  (``context.first_done``), not a task per subscription, as one delivery may wake hundreds of
+  sessions of a shared mailbox;
 * the keepalive timer — ``* OK still here`` every ``KEEPALIVE`` seconds, so NAT boxes and
   clients with read timeouts keep the connection;
 * the IDLE limit, ``[limits] imap_idle_timeout``: then ``* BYE`` and the session ends
@@ -22,10 +25,9 @@ is a plain event wait.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from postier.imap.commands import Idle
-from postier.imap.context import Context, SessionEnded
+from postier.imap.context import Context, SessionEnded, first_done
 from postier.imap.handlers import notify
 from postier.imap.protocol import (
     ConnectionClosed,
@@ -73,20 +75,13 @@ async def _wait_for_client(ctx: Context) -> Event | None:
                 return event
             if read is None:
                 read = asyncio.ensure_future(ctx.conn.read())
-            waiters: set[asyncio.Future[Any]] = {read}
-            changes = [asyncio.ensure_future(s.wait()) for s in ctx.subscriptions()]
-            waiters.update(changes)
-            timeout = max(0.0, min(deadline, keepalive_at) - loop.time())
-            done, _pending = await asyncio.wait(waiters, timeout=timeout,
-                                                return_when=asyncio.FIRST_COMPLETED)
-            for change in changes:
-                if change not in done:
-                    change.cancel()
-            if read in done:
+            changes = [s.ready() for s in ctx.subscriptions()]
+            await first_done([read, *changes], min(deadline, keepalive_at))
+            if read.done():
                 data = read.result()
                 read = None
                 ctx.protocol.receive_data(data)
-            if any(change in done for change in changes):
+            if any(change.done() for change in changes):
                 await notify.send_changes(ctx, allow_expunge=True)
                 if ctx.protocol.should_close:
                     return None
@@ -101,3 +96,4 @@ async def _wait_for_client(ctx: Context) -> Event | None:
     finally:
         if read is not None:
             read.cancel()
+
