@@ -65,8 +65,8 @@ class Sizes:
     mixed_seconds: float
 
 
-FULL = Sizes(20, 200, 10_000, 1000, 100_000, 1000, (1000, 5000), 500, 40, 15.0)
-QUICK = Sizes(20, 25, 2000, 300, 10_000, 300, (200,), 100, 10, 5.0)
+FULL = Sizes(20, 200, 10_000, 1000, 100_000, 1000, (1000, 5000), 500, 200, 15.0)
+QUICK = Sizes(20, 25, 2000, 300, 10_000, 300, (200,), 100, 20, 5.0)
 
 Scenario = Callable[[Target, Sizes], Awaitable[dict[str, object]]]
 

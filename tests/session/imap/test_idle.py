@@ -76,3 +76,39 @@ async def test_idle_ends_when_the_client_goes_away(client: ImapClient) -> None:
     assert await client.line() == "+ idling"
     client.peer.close()
     await client.closed()
+
+
+async def test_many_idle_sessions_one_delivery_recent_in_exactly_one(
+        services: Services, users: Store) -> None:
+    """All sessions of a mailbox hear of a new message at once; only one of them may call it
+    \\Recent (RFC 3501 §2.3.2), and a later SELECT finds it claimed."""
+    watchers = []
+    for _ in range(5):
+        watcher, _ = await connect(services)
+        await watcher.login()
+        await watcher.ok("SELECT INBOX")
+        watcher.send("i IDLE\r\n")
+        assert await watcher.line() == "+ idling"
+        watchers.append(watcher)
+    await deliver(users)
+    recent = []
+    for watcher in watchers:
+        assert await watcher.line() == "* 1 EXISTS"
+        recent.append(await watcher.line())
+    assert sorted(recent) == ["* 0 RECENT"] * 4 + ["* 1 RECENT"]
+    await deliver(users)
+    recent = []
+    for watcher in watchers:
+        assert await watcher.line() == "* 2 EXISTS"
+        recent.append(await watcher.line())
+    assert sorted(recent) == ["* 0 RECENT"] * 3 + ["* 1 RECENT"] * 2 or sorted(recent) == [
+        "* 0 RECENT"] * 4 + ["* 2 RECENT"]
+    for watcher in watchers:
+        watcher.send("DONE\r\n")
+        assert await watcher.line() == "i OK IDLE terminated"
+        assert await watcher.ok("FETCH 1:2 FLAGS")
+    late, _ = await connect(services)
+    await late.login()
+    assert "* 0 RECENT" in await late.ok("SELECT INBOX")
+    for watcher in [*watchers, late]:
+        await watcher.stop()
