@@ -38,9 +38,11 @@ The load generator must not be the slow side: the IDLE connections are plain
 ``asyncio.Protocol`` objects whose ``data_received`` takes the timestamp as soon as the event
 loop (uvloop when installed) reads the socket, with no task switch or stream buffering in
 between. The generator's CPU during the rounds is recorded: ``client_cpu_share`` (cores, SMTP
-rounds), ``client_cpu_ms_per_round`` and ``client_cpu_us_per_wake`` (its CPU per woken session,
-SMTP client and STORE session included: an upper bound on the delay it adds to the last of
-500 sessions woken together).
+rounds; ``other_cpu_share`` is what other jobs on the machine used meanwhile),
+``client_cpu_ms_per_round`` and ``client_cpu_us_per_wake`` (its CPU per woken session, SMTP
+client and STORE session included: an upper bound on the delay it adds to the last of 500
+sessions woken together). ``server_cpu_ms_per_smtp_round`` is the server's CPU per delivery
+and the wake-ups it causes.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from typing import cast
 
 from bench.clients import ImapClient, SmtpClient, dot_stuff
 from bench.common import DOMAIN, Target, memory_kb
-from bench.load import percentile
+from bench.load import Stopwatch, percentile
 from bench.messages import fixed_size_message
 
 NAME = "idle"
@@ -330,9 +332,9 @@ async def run_case(target: Target, users: list[str], rounds: list[str]) -> dict[
         by_user: dict[str, list[IdleConnection]] = {}
         for session in idle:
             by_user.setdefault(session.user, []).append(session)
-        cpu, wall = time.process_time(), time.perf_counter()
-        smtp_latencies, smtp_missed = await _smtp_rounds(target, by_user, rounds)
-        smtp_cpu, smtp_wall = time.process_time() - cpu, time.perf_counter() - wall
+        with Stopwatch(target) as watch:
+            smtp_latencies, smtp_missed = await _smtp_rounds(target, by_user, rounds)
+        smtp_cpu = watch.client_cpu
         cpu = time.process_time()
         store_latencies, store_missed = await _store_rounds(target, by_user, rounds)
         store_cpu = time.process_time() - cpu
@@ -351,7 +353,10 @@ async def run_case(target: Target, users: list[str], rounds: list[str]) -> dict[
         "rounds": len(rounds), "sessions_closed_by_server": closed,
         **_summary("smtp", smtp_latencies, smtp_missed),
         **_summary("store", store_latencies, store_missed),
-        "client_cpu_share": round(smtp_cpu / smtp_wall, 3) if smtp_wall else None,
+        "smtp_rounds": watch.stats(),
+        "server_cpu_ms_per_smtp_round": round(1000 * watch.server_cpu / len(rounds), 2),
+        "client_cpu_share": watch.stats()["client_cpu_share"],
+        "other_cpu_share": watch.stats()["other_cpu_share"],
         "client_cpu_ms_per_round": round(1000 * (smtp_cpu + store_cpu) / (2 * len(rounds)), 2),
         "client_cpu_us_per_wake": round(1e6 * (smtp_cpu + store_cpu) / wakes, 1)
         if wakes else None,
