@@ -27,8 +27,9 @@ Wake-up latency, one round at a time:
   (so the server's DATA handling, its fsync and the 250 are inside) and stops, for each IDLE
   session of that mailbox, when the line ``* n EXISTS`` is read;
 - after a STORE in another session: a separate session of the same account, with the mailbox
-  selected, sends ``STORE 1 +FLAGS.SILENT (\\Flagged)`` (then ``-FLAGS`` the next round); the
-  clock starts when it is written and stops at each IDLE session's ``* 1 FETCH`` line.
+  selected, sends ``STORE * +FLAGS.SILENT (\\Flagged)`` on the message the SMTP rounds just
+  delivered (``-FLAGS`` the next time that account is woken); the clock starts when it is
+  written and stops at each IDLE session's ``* n FETCH`` line.
 
 p50/p99/max over every woken session of every round. The own-mailbox cases run ``deliveries``
 rounds of each kind (200 by default, so p99 is not just the slowest of a few), to accounts
@@ -228,7 +229,7 @@ def _is_exists(line: bytes) -> bool:
 
 
 def _is_fetch(line: bytes) -> bool:
-    return line.startswith(b"* 1 FETCH ")
+    return b" FETCH (" in line
 
 
 async def _smtp_rounds(target: Target, by_user: dict[str, list[IdleConnection]],
@@ -270,13 +271,14 @@ async def _store_rounds(target: Target, by_user: dict[str, list[IdleConnection]]
         flagged: dict[str, bool] = {}
         for user in users:
             client = storers[user]
-            # Set \Flagged, then clear it the next time this account is woken: always a change.
+            # The newest message (the one this case's SMTP round delivered): set \Flagged, then
+            # clear it the next time this account is woken, so every STORE is a change.
             sign = "-" if flagged.get(user) else "+"
             flagged[user] = not flagged.get(user)
 
             async def store(wake: Round, client: ImapClient = client, sign: str = sign) -> None:
                 tag = client.next_tag()
-                client.writer.write(f"{tag} STORE 1 {sign}FLAGS.SILENT (\\Flagged)\r\n".encode())
+                client.writer.write(f"{tag} STORE * {sign}FLAGS.SILENT (\\Flagged)\r\n".encode())
                 wake.started = time.perf_counter()
                 reply = await client.read_until_tagged(tag)
                 if reply.status != "OK":
