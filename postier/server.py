@@ -10,6 +10,7 @@ This is the only module besides ``cli`` that names a concrete store backend.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -297,6 +298,11 @@ class PostierServer:
         loop.add_signal_handler(signal.SIGHUP, self.reload_tls)
         try:
             await self.start()
+            # Everything built at start-up (modules, config, caches) lives as long as the
+            # process: move it out of the collector's reach, so the full collections that many
+            # long-lived sessions trigger scan only what sessions made (CPython's gc.freeze).
+            gc.collect()
+            gc.freeze()
             if announce is not None:
                 announce(self.client_settings())
             await self._stopping.wait()
