@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import pytest
 
+from postier.config import LimitsSection
 from postier.types import INBOX
 from tests.harness import RunningServer, start_server
 
@@ -318,7 +319,7 @@ async def test_server_survives_bad_input_and_keeps_serving_others(server: Runnin
     def too_many_errors() -> str:
         client = RawClient(server.port("smtp"))
         client.reply()
-        for _ in range(9):
+        for _ in range(LimitsSection().max_errors - 1):  # the default limit, then one more
             client.send(b"NONSENSE\r\n")
             client.reply()
         client.send(b"NONSENSE\r\n")
