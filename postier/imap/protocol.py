@@ -6,7 +6,8 @@ The session feeds received bytes with :meth:`~ImapServerProtocol.receive_data` a
 events with :meth:`~ImapServerProtocol.next_event` until it gets :class:`NeedData`::
 
     NeedData            read more and call receive_data (b"" when the peer closed)
-    AwaitingLiteral     write Continuation(...) so the client sends the literal
+    AwaitingLiteral     write Continuation(...) so the client sends the literal, or answer
+                        the command and call refuse_literal() (the client sends no octets)
     Command(tag, cmd)   execute; write responses with send(); after StartTls or Compress the
                         machine pauses (Paused) until start_tls(), start_compression() or
                         resume() says what happened to the stream
@@ -216,6 +217,11 @@ class ImapServerProtocol:
         """After a SASL challenge: the next line is a base64 response or ``*``."""
         self._line_mode = ("sasl", tag)
         self._framer.expect_line()
+
+    def refuse_literal(self) -> None:
+        """After :class:`AwaitingLiteral`: no ``+`` will be sent, the session answers the
+        command itself; framing resumes at the next line."""
+        self._framer.refuse_literal()
 
     def start_tls(self) -> bool:
         """Call after writing ``tag OK`` to STARTTLS. True if plaintext was pipelined (dropped)."""

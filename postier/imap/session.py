@@ -5,7 +5,8 @@ How this works
 The session is the thin async shell around the sans-I/O machine (``protocol.py``)::
 
     greeting ─► loop: next_event ─► NeedData          read (autologout after the idle limit)
-                                   AwaitingLiteral   "+ ready"
+                                   AwaitingLiteral   "+ ready", or the answer at once
+                                                     when an APPEND is bound to fail
                                    ParseFailure ...  BAD / NO [TOOBIG] / BYE, from the machine
                                    Command           check the state, run the handler
 
@@ -50,6 +51,7 @@ from postier.imap.handlers import (
     search,
     select,
 )
+from postier.imap.parsing import ParseError, parse_append_prefix
 from postier.imap.protocol import (
     AuthenticateCancelled,
     AuthenticateData,
@@ -73,6 +75,7 @@ from postier.imap.responses import (
     Tagged,
     UntaggedStatus,
 )
+from postier.imap.wire import FramedCommand
 from postier.net.connection import Connection
 from postier.services import ConnectionHandler, Services
 
@@ -200,8 +203,12 @@ class ImapSession:
             match event:
                 case ConnectionClosed():
                     return
-                case AwaitingLiteral(size):
-                    if ctx.principal is None and size > PREAUTH_LITERAL:
+                case AwaitingLiteral(size, prefix):
+                    refusal = await self._refuse_literal(prefix, size)
+                    if refusal is not None:
+                        protocol.refuse_literal()
+                        await ctx.send(refusal)
+                    elif ctx.principal is None and size > PREAUTH_LITERAL:
                         await ctx.send(Bye("literal too large before authentication"))
                     else:
                         await ctx.send(Continuation("ready for literal data"))
@@ -214,6 +221,28 @@ class ImapSession:
                 case IdleDone() | AuthenticateData() | AuthenticateCancelled():
                     pass  # only produced inside IDLE and AUTHENTICATE, which consume them
         await ctx.flush()
+
+    async def _refuse_literal(self, prefix: FramedCommand | None, size: int) -> Tagged | None:
+        """An answer instead of ``+`` for an APPEND known to fail before its data: in the wrong
+        state, to a missing mailbox, over quota (``append.refuse_early``)."""
+        if prefix is None:
+            return None
+        target = parse_append_prefix(prefix)
+        if target is None:
+            return None
+        ctx = self.context
+        if isinstance(target, ParseError):
+            assert target.tag is not None
+            return Tagged(target.tag, Status.BAD, target.message)
+        if ctx.state not in _AUTHENTICATED:
+            return Tagged(target.tag, Status.BAD, _STATE_ERRORS[ctx.state])
+        try:
+            return await append.refuse_early(ctx, target, size)
+        except (SessionEnded, ClientSilent, ConnectionError):
+            raise
+        except Exception:
+            log.exception("imap %s: checking an APPEND target failed", ctx.conn.peer_ip)
+            return None  # the command itself will report the failure
 
     async def _execute(self, tag: str, command: c.ImapCommand) -> None:
         ctx = self.context

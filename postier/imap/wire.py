@@ -30,6 +30,9 @@ Limits are enforced here, before anything is buffered without bound:
 * a synchronizing literal over the limit is refused *before* its octets are sent: the framer
   emits :class:`LiteralTooBig` (``NO [TOOBIG]``) instead of asking for them, and the client,
   having received no ``+``, sends nothing more for this command (RFC 9051 §7.5).
+* the session may refuse any synchronizing literal too (:meth:`CommandFramer.refuse_literal`,
+  for an APPEND that is bound to fail: missing mailbox, full account), answering the command
+  instead of sending ``+``; the command is dropped as for an oversized one.
 * a non-synchronizing literal over the limit cannot be refused in advance: RFC 7888 asks the
   server to read and discard it, then fail the command (``BAD [TOOBIG]``). Discarding is bounded
   by ``max_discard_size`` per command; beyond it the framer gives up with a fatal violation.
@@ -49,7 +52,7 @@ ignored.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "ATOM_CHARS",
@@ -122,9 +125,15 @@ class ConnectionClosed:
 
 @dataclass(frozen=True, slots=True)
 class AwaitingLiteral:
-    """The client waits for ``+`` before sending ``size`` octets (RFC 9051 §7.5)."""
+    """The client waits for ``+`` before sending ``size`` octets (RFC 9051 §7.5).
+
+    ``prefix`` is the command so far (the line text up to the marker and the literals before
+    it), so the session can refuse the literal before it is sent (``APPEND`` to a missing
+    mailbox): it then calls :meth:`CommandFramer.refuse_literal` and answers the command.
+    """
 
     size: int
+    prefix: FramedCommand | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +227,12 @@ class CommandFramer:
         """Return the next line as :class:`RawLine` (no literals), then frame commands again."""
         self._line_mode = True
 
+    def refuse_literal(self) -> None:
+        """The synchronizing literal just announced is refused (no ``+`` is sent): the client
+        sends nothing more of this command, so it is dropped and the next line starts a new
+        one (RFC 9051 §7.5: the server may answer the command instead of the continuation)."""
+        self._reset_command()
+
     def take_buffered(self) -> bytes:
         """Remove and return every unparsed byte (for STARTTLS and COMPRESS switches)."""
         data = bytes(self._buffer)
@@ -307,13 +322,15 @@ class CommandFramer:
                 return failure
             self._failure = failure
             return self._start_discard(size)
+        prefix = FramedCommand(tuple(self._lines), tuple(self._literals)) \
+            if synchronizing else None
         self._literal_total += size
         self._literal_binary = bool(marker.group(1))
         if size == 0:
             self._literals.append(LiteralData(b"", self._literal_binary))
         else:
             self._literal_remaining = size
-        return AwaitingLiteral(size) if synchronizing else None
+        return AwaitingLiteral(size, prefix) if synchronizing else None
 
     def _finish(self, line: bytes) -> WireEvent:
         if self._failure is not None:

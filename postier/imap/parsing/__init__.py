@@ -31,10 +31,14 @@ from postier.imap.commands import (
 )
 from postier.imap.parsing import connection, mailbox, message, search
 from postier.imap.parsing.connection import decode_base64
+from postier.imap.parsing.message import AppendPrefix
 from postier.imap.parsing.reader import SEARCH_CHARSETS, ParseError, Reader
 from postier.imap.wire import FramedCommand
 
-__all__ = ["SEARCH_CHARSETS", "ParseError", "decode_base64", "parse_command"]
+__all__ = [
+    "SEARCH_CHARSETS", "AppendPrefix", "ParseError", "decode_base64", "parse_append_prefix",
+    "parse_command",
+]  # fmt: skip
 
 
 def _bare(command: ImapCommand) -> Callable[[Reader], ImapCommand]:
@@ -104,6 +108,26 @@ def parse_command(command: FramedCommand) -> tuple[str, ImapCommand]:
         error.tag = tag
         raise
     return tag, result
+
+
+def parse_append_prefix(prefix: FramedCommand) -> AppendPrefix | ParseError | None:
+    """What an APPEND says before one of its message literals: ``prefix`` is the command up
+    to a literal marker (``AwaitingLiteral.prefix``). A ParseError (``.tag`` set) when the
+    command is already malformed (bad flag list or date), whatever the literal holds. None for
+    anything else (another command, a literal that is the mailbox name)."""
+    r = Reader(prefix)
+    try:
+        tag = r.tag()
+        r.sp()
+        if r.keyword("command name") != "APPEND":
+            return None
+    except ParseError:
+        return None
+    try:
+        return message.append_prefix(r, tag)
+    except ParseError as error:
+        error.tag = tag
+        return error
 
 
 def _parse_named(r: Reader, name: str) -> ImapCommand:

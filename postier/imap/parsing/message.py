@@ -11,6 +11,8 @@ MULTIAPPEND form (RFC 3502) and literal8 messages (RFC 3516).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from postier.imap.commands import (
     Append,
     AppendMessage,
@@ -33,6 +35,8 @@ from postier.imap.parsing.reader import ParseError, Reader
 from postier.types import FlagOp
 
 __all__ = [
+    "AppendPrefix",
+    "append_prefix",
     "fetch_item",
     "parse_append",
     "parse_copy",
@@ -222,6 +226,37 @@ def parse_move(r: Reader, uid: bool) -> Move:
 def parse_uid_expunge(r: Reader) -> UidExpunge:
     r.sp()
     return UidExpunge(r.sequence_set())
+
+
+@dataclass(frozen=True, slots=True)
+class AppendPrefix:
+    """An APPEND up to one of its message literals (see ``parse_append_prefix``)."""
+
+    tag: str
+    mailbox: str
+    index: int  # of the message literal about to come: 0 for the first
+
+
+def append_prefix(r: Reader, tag: str) -> AppendPrefix | None:
+    """After ``tag APPEND``: the mailbox and how many messages precede the pending literal;
+    None if the pending literal is not a message (the mailbox name sent as a literal)."""
+    r.sp()
+    if r.at_end():
+        return None
+    mailbox = r.mailbox()
+    index = 0
+    while True:
+        r.sp()
+        if r.peek_is("("):
+            r.flag_list()
+            r.sp()
+        if r.peek_is('"'):
+            r.date_time()
+            r.sp()
+        if r.at_end():
+            return AppendPrefix(tag, mailbox, index)
+        r.literal(binary=True)
+        index += 1
 
 
 def parse_append(r: Reader) -> Append:

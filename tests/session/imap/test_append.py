@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from postier.config import LimitsSection
+from postier.services import Services
 from postier.store.interface import Store
 from tests.session.imap.client import ImapClient, account_of, connect, make_services, message
 
@@ -104,3 +105,53 @@ async def test_failed_multiappend_is_never_seen_by_other_sessions(client: ImapCl
     lines = await watcher.ok("NOOP")
     assert "* 3 EXISTS" in lines and not any("EXPUNGE" in line for line in lines)
     await watcher.stop()
+
+
+async def test_append_to_missing_mailbox_is_refused_before_the_literal(client: ImapClient) -> None:
+    client.send(b"a2 APPEND nosuch () {%d}\r\n" % len(DATA))
+    assert await client.line() == "a2 NO [TRYCREATE] no mailbox named 'nosuch'"
+    # No "+" was sent, so the client sends no message: the next line is a new command.
+    assert await client.command("NOOP", tag="n1") == ["n1 OK NOOP completed"]
+
+
+async def test_append_over_quota_is_refused_before_the_literal(client: ImapClient,
+                                                               users: Store) -> None:
+    await users.set_quota("alice@example.test", 10)
+    client.send(b"a2 APPEND INBOX {%d}\r\n" % len(DATA))
+    assert await client.line() == "a2 NO [OVERQUOTA] the message would exceed the quota"
+    assert await client.command("NOOP", tag="n1") == ["n1 OK NOOP completed"]
+
+
+async def test_append_empty_and_malformed_are_refused_before_the_literal(
+        client: ImapClient) -> None:
+    client.send(b"a2 APPEND INBOX {0}\r\n")
+    assert await client.line() == "a2 NO [CANNOT] an empty message cannot be appended"
+    client.send(b'a3 APPEND INBOX () "99-Foo-2024 00:00:00 +0000" {5}\r\n')
+    assert await client.line() == "a3 BAD invalid month"
+    assert await client.command("NOOP", tag="n1") == ["n1 OK NOOP completed"]
+
+
+async def test_append_before_login_is_refused_before_the_literal(services: Services) -> None:
+    client, _ = await connect(services)
+    client.send(b"a1 APPEND INBOX {5}\r\n")
+    assert await client.line() == "a1 BAD log in first"
+    assert await client.command("NOOP", tag="n1") == ["n1 OK NOOP completed"]
+    await client.stop()
+
+
+async def test_refused_nonsynchronizing_literal_is_read_and_answered(client: ImapClient) -> None:
+    # LITERAL+: the octets come anyway; they are consumed and the command fails (RFC 7888).
+    client.send(b"a2 APPEND nosuch {%d+}\r\n" % len(DATA) + DATA + b"\r\na3 NOOP\r\n")
+    assert await client.line() == "a2 NO [TRYCREATE] no mailbox named 'nosuch'"
+    assert await client.line() == "a3 OK NOOP completed"
+
+
+async def test_multiappend_refused_at_the_first_literal(client: ImapClient) -> None:
+    client.send(b"a2 APPEND nosuch {%d}\r\n" % len(DATA))
+    assert await client.line() == "a2 NO [TRYCREATE] no mailbox named 'nosuch'"
+    client.send(b"a3 APPEND INBOX {%d}\r\n" % len(DATA))
+    assert (await client.line()).startswith("+ ")
+    client.send(DATA + b" {%d}\r\n" % len(DATA))
+    assert (await client.line()).startswith("+ ")  # the target was checked at the first
+    client.send(DATA + b"\r\n")
+    assert (await client.until_tagged("a3"))[-1].startswith("a3 OK [APPENDUID ")
