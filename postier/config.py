@@ -182,6 +182,8 @@ class LimitsSection:
     smtp_timeout: float = 300.0  # RFC 5321 §4.5.3.2 suggests 5 minutes
     imap_idle_timeout: float = 1800.0  # RFC 9051 §5.4: at least 30 minutes
     pop3_timeout: float = 600.0  # RFC 1939 §3: at least 10 minutes
+    command_timeout: float = 60.0  # a started command line must be complete within this
+    min_upload_rate: int = 1024  # octets/s averaged over a literal, DATA or BDAT payload
     max_errors: int = 20  # as Dovecot (20 BADs in a row) and Postfix (smtpd_hard_error_limit)
 
 

@@ -15,7 +15,10 @@ subscription, and the I/O primitives handlers need:
   reads nothing for ``[limits] imap_idle_timeout`` is disconnected.
 * :meth:`Context.next_event` pulls the next protocol event, reading from the connection when
   the machine needs data; a client silent for ``[limits] imap_idle_timeout`` raises
-  :class:`ClientSilent` (the session answers with the autologout BYE, RFC 9051 §5.4).
+  :class:`ClientSilent` (the session answers with the autologout BYE, RFC 9051 §5.4); a
+  command line started but not finished within ``[limits] command_timeout`` (or a literal
+  slower than ``[limits] min_upload_rate``) raises :class:`CommandTooSlow` (slow-loris
+  defence, ``net/deadline.py``).
 * :meth:`Context.enable_condstore` records a CONDSTORE enabling command (RFC 7162 §3.1).
 * :meth:`Context.send_updates` drains the subscription into the view and sends what the view
   allows at this point (RFC 9051 §7.5.1); after an overflow it resubscribes and resyncs from
@@ -54,6 +57,7 @@ from postier.imap.selected import (
     ViewChange,
 )
 from postier.net.connection import Connection
+from postier.net.deadline import InputDeadline
 from postier.services import Services
 from postier.store.changes import (
     Change,
@@ -67,8 +71,8 @@ from postier.store.interface import Store
 from postier.types import AccountId, Mailbox, Principal, Uid
 
 __all__ = [
-    "FLUSH_SIZE", "WRITE_TIMEOUT", "ClientSilent", "Context", "Selection", "SessionEnded",
-    "SessionState", "first_done",
+    "FLUSH_SIZE", "WRITE_TIMEOUT", "ClientSilent", "CommandTooSlow", "Context", "Selection",
+    "SessionEnded", "SessionState", "first_done",
 ]  # fmt: skip
 
 FLUSH_SIZE = 64 * 1024
@@ -82,6 +86,10 @@ class SessionEnded(Exception):
 
 class ClientSilent(Exception):
     """The client sent nothing for ``[limits] imap_idle_timeout`` (RFC 9051 §5.4 autologout)."""
+
+
+class CommandTooSlow(Exception):
+    """A started command line (or a literal) did not arrive in time (``net/deadline.py``)."""
 
 
 class SessionState(enum.Enum):
@@ -121,6 +129,8 @@ class Context:
         self._structure_cache: StructureCache | None = None  # created on first use
         self._output: list[bytes] = []
         self._output_size = 0
+        limits = services.config.limits
+        self.deadline = InputDeadline(limits.command_timeout, limits.min_upload_rate)
 
     # -- facts ----------------------------------------------------------------------------
 
@@ -221,28 +231,32 @@ class Context:
     # -- input ----------------------------------------------------------------------------
 
     async def receive(self) -> None:
-        """Read once (after flushing) and feed the machine; ClientSilent after the limit."""
+        """Read once (after flushing) and feed the machine; ClientSilent after the idle limit,
+        CommandTooSlow when a started command line (or literal) is late."""
         await self.flush()
+        timeout, slow = self.deadline.timeout(self.protocol.input_phase,
+                                              self.config.limits.imap_idle_timeout)
         if self.notify is not None:
-            data = await self._read_notifying()
+            data = await self._read_notifying(timeout, slow)
         else:
             try:
-                data = await self.conn.read(timeout=self.config.limits.imap_idle_timeout)
+                data = await self.conn.read(timeout=timeout)
             except TimeoutError:
-                raise ClientSilent() from None
+                raise CommandTooSlow() if slow else ClientSilent() from None
+        self.deadline.received(len(data))
         self.protocol.receive_data(data)
 
-    async def _read_notifying(self) -> bytes:
+    async def _read_notifying(self, timeout: float, slow: bool) -> bytes:
         """Read, sending NOTIFY notifications as changes arrive (RFC 5465 §1: the client
         need not IDLE). EXPUNGE/VANISHED only go out between commands (RFC 9051 §7.5.1)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.limits.imap_idle_timeout
+        deadline = loop.time() + timeout
         read = asyncio.ensure_future(self.conn.read())
         try:
             while True:
                 changes = [subscription.ready() for subscription in self.subscriptions()]
                 if loop.time() >= deadline:
-                    raise ClientSilent()
+                    raise CommandTooSlow() if slow else ClientSilent()
                 await first_done([read, *changes], deadline)
                 if read.done():
                     return read.result()
@@ -268,6 +282,7 @@ class Context:
         while True:
             event = self.protocol.next_event()
             if not isinstance(event, NeedData):
+                self.deadline.reset()  # the next command (or literal) is timed afresh
                 return event
             await self.receive()
 

@@ -60,6 +60,7 @@ from postier.imap.wire import (
     ProtocolViolation,
     RawLine,
 )
+from postier.net.deadline import Phase
 
 __all__ = [
     "AuthenticateCancelled",
@@ -207,6 +208,13 @@ class ImapServerProtocol:
         """No command is in progress: untagged EXPUNGE may be sent (RFC 9051 §7.5.1)."""
         return self._line_mode is None and self._paused_for is None \
             and self._framer.between_commands
+
+    @property
+    def input_phase(self) -> Phase:
+        """Where the client is in the stream, for the read deadline (``net/deadline.py``)."""
+        if self._framer.in_literal:
+            return Phase.PAYLOAD
+        return Phase.IDLE if self._framer.between_commands else Phase.LINE
 
     def expect_idle_done(self, tag: str) -> None:
         """After answering IDLE with ``+``: the next line must be DONE (RFC 2177 §3)."""

@@ -34,7 +34,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from postier.imap import commands as c
-from postier.imap.context import ClientSilent, Context, SessionEnded, SessionState
+from postier.imap.context import (
+    ClientSilent,
+    CommandTooSlow,
+    Context,
+    SessionEnded,
+    SessionState,
+)
 from postier.imap.errors import to_tagged
 from postier.imap.handlers import (
     append,
@@ -180,6 +186,8 @@ class ImapSession:
             await self._serve()
         except ClientSilent:
             await self._say_goodbye(Bye("autologout: no command for too long"))
+        except CommandTooSlow:
+            await self._say_goodbye(Bye("Autologout; command too slow"))
         except SessionEnded as ended:
             log.info("imap %s: %s", ctx.conn.peer_ip, ended)
         except OSError:
@@ -238,7 +246,7 @@ class ImapSession:
             return Tagged(target.tag, Status.BAD, _STATE_ERRORS[ctx.state])
         try:
             return await append.refuse_early(ctx, target, size)
-        except (SessionEnded, ClientSilent, ConnectionError):
+        except (SessionEnded, ClientSilent, CommandTooSlow, ConnectionError):
             raise
         except Exception:
             log.exception("imap %s: checking an APPEND target failed", ctx.conn.peer_ip)
@@ -255,7 +263,7 @@ class ImapSession:
         else:
             try:
                 response = await entry[1](ctx, tag, command)
-            except (SessionEnded, ClientSilent, ConnectionError):
+            except (SessionEnded, ClientSilent, CommandTooSlow, ConnectionError):
                 raise
             except Exception as error:
                 response = to_tagged(tag, error)
@@ -268,7 +276,7 @@ class ImapSession:
         if ctx.selection is not None or ctx.notify is not None:
             try:
                 await notify.send_changes(ctx, allow_expunge=_allows_expunge(command))
-            except (SessionEnded, ClientSilent, ConnectionError):
+            except (SessionEnded, ClientSilent, CommandTooSlow, ConnectionError):
                 raise
             except Exception:
                 # The updates stay pending (or resync later); the command's answer still goes.

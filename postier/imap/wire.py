@@ -223,6 +223,11 @@ class CommandFramer:
         return not self._buffer and not self._lines and not self._literals \
             and not self._literal_remaining and not self._discard_remaining
 
+    @property
+    def in_literal(self) -> bool:
+        """Literal octets are awaited (read, or dropped after a refusal)."""
+        return bool(self._literal_remaining or self._discard_remaining)
+
     def expect_line(self) -> None:
         """Return the next line as :class:`RawLine` (no literals), then frame commands again."""
         self._line_mode = True

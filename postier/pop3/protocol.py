@@ -35,6 +35,7 @@ import base64
 import itertools
 from collections.abc import Iterator
 
+from postier.net.deadline import Phase
 from postier.pop3 import commands as c
 from postier.pop3 import responses as r
 from postier.pop3.events import (
@@ -109,6 +110,11 @@ class Pop3ServerProtocol:
     @property
     def maildrop(self) -> Maildrop | None:
         return self._maildrop
+
+    @property
+    def input_phase(self) -> Phase:
+        """A partial line is buffered (LINE) or not (IDLE), for ``net/deadline.py``."""
+        return Phase.LINE if self._reader.buffered else Phase.IDLE
 
     def receive_data(self, data: bytes) -> None:
         if self._state is not State.CLOSED or not data:

@@ -2,7 +2,9 @@
 the authenticator and the store.
 
 How this works: ``Pop3Session.run`` loops on ``next_event``: NeedData writes the pending answers
-and reads (``[limits] pop3_timeout`` is the autologout timer of RFC 1939 §3: when it expires the
+and reads (a started command line must be complete within ``[limits] command_timeout``, else
+``-ERR timeout`` and close: ``net/deadline.py``, against slow-loris clients;
+``[limits] pop3_timeout`` is the autologout timer of RFC 1939 §3: when it expires the
 connection is closed without a response and without entering UPDATE); FlushOutput writes;
 TlsHandshakeRequired runs the handshake; decisions go to ``_login``, ``_retrieve`` and
 ``_update``, each with exactly one ``except`` mapping errors through errors.py.
@@ -23,6 +25,8 @@ wire-size cache) is kept per store object, so the pop3 and pop3s listeners share
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import weakref
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field
 
 from postier.auth import MECHANISMS, SaslCancelled
 from postier.net.connection import Connection
+from postier.net.deadline import InputDeadline
 from postier.pop3.errors import LoginTooSoon, MaildropInUse, to_response
 from postier.pop3.events import (
     ConnectionClosed,
@@ -54,6 +59,8 @@ from postier.services import ConnectionHandler, Services
 from postier.types import AccountId, Principal
 
 __all__ = ["Pop3Session", "SharedState", "pop3_handler", "pop3_refuser", "shared_state"]
+
+_GOODBYE_WRITE_TIMEOUT = 5.0  # seconds for the "-ERR timeout" to a too-slow client
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +116,7 @@ class Pop3Session:
         self._shared = shared or shared_state(services)
         config = services.config
         self._timeout = config.limits.pop3_timeout
+        self._deadline = InputDeadline(config.limits.command_timeout, config.limits.min_upload_rate)
         self._protocol = Pop3ServerProtocol(ProtocolConfig(
             tls_available=services.tls is not None and not connection.tls_active,
             tls_active=connection.tls_active,
@@ -144,7 +152,10 @@ class Pop3Session:
     async def _serve(self) -> None:
         protocol = self._protocol
         while True:
-            match protocol.next_event():
+            event = protocol.next_event()
+            if not isinstance(event, NeedData):
+                self._deadline.reset()  # a command is complete: the next is timed afresh
+            match event:
                 case NeedData():
                     await self._flush()
                     protocol.receive_data(await self._read())
@@ -166,10 +177,18 @@ class Pop3Session:
                     raise AssertionError("SASL events come only inside an AUTH exchange")
 
     async def _read(self) -> bytes:
+        timeout, slow = self._deadline.timeout(self._protocol.input_phase, self._timeout)
         try:
-            return await self._conn.read(self._timeout)
+            data = await self._conn.read(timeout)
         except TimeoutError as exc:
+            if slow:  # a command line started and not finished: slow-loris
+                self._protocol.close(err("timeout"))
+                with contextlib.suppress(TimeoutError, _SessionEnded, OSError):
+                    async with asyncio.timeout(_GOODBYE_WRITE_TIMEOUT):
+                        await self._flush()
             raise _SessionEnded("autologout") from exc
+        self._deadline.received(len(data))
+        return data
 
     async def _flush(self) -> None:
         data = self._protocol.data_to_send()
@@ -220,7 +239,10 @@ class Pop3Session:
         protocol = self._protocol
         protocol.send_challenge(challenge)
         while True:
-            match protocol.next_event():
+            event = protocol.next_event()
+            if not isinstance(event, NeedData):
+                self._deadline.reset()  # a command is complete: the next is timed afresh
+            match event:
                 case NeedData():
                     await self._flush()
                     protocol.receive_data(await self._read())

@@ -38,6 +38,7 @@ authentication is forgotten.
 
 from __future__ import annotations
 
+from postier.net.deadline import Phase
 from postier.smtp import commands as c
 from postier.smtp import replies as r
 from postier.smtp.errors import command_reply
@@ -127,6 +128,13 @@ class SmtpServerProtocol:
     @property
     def helo_domain(self) -> str | None:
         return self._helo
+
+    @property
+    def input_phase(self) -> Phase:
+        """Where the client is in the stream, for the read deadline (``net/deadline.py``)."""
+        if self._state is State.DATA or self._chunk is not None:
+            return Phase.PAYLOAD
+        return Phase.LINE if self._wire.buffered else Phase.IDLE
 
     def receive_data(self, data: bytes) -> None:
         if self._wire.eof:

@@ -24,6 +24,9 @@ SaslCancelled. SCRAM's server-final message is additional data with success, whi
 does not carry in the 235: it is sent as one last 334 challenge, the client answers with an
 empty line, then comes the 235.
 
+A started command line must be complete within ``[limits] command_timeout`` and DATA/BDAT
+payloads must average ``[limits] min_upload_rate`` (``net/deadline.py``, against slow-loris
+clients); the same 421 answers a late one.
 The idle timeout (``[limits] smtp_timeout``, RFC 5321 §4.5.3.2) covers every read; when it
 expires the client gets 421 4.4.2 and the connection closes. Nothing is logged that a client
 typed as a secret: the authenticator never hands passwords back.
@@ -42,6 +45,7 @@ from postier.auth import SaslCancelled, sasl
 from postier.errors import AuthFailed
 from postier.mailauth.verify import Action, InboundPolicy, Verdict, authenticate, unavailable
 from postier.net.connection import Connection
+from postier.net.deadline import InputDeadline
 from postier.services import ConnectionHandler, Services
 from postier.smtp import delivery
 from postier.smtp import replies as r
@@ -136,7 +140,9 @@ class _ConnectionLost(Exception):
 
 
 class _TimedOut(Exception):
-    pass
+    def __init__(self, slow: bool = False) -> None:
+        super().__init__()
+        self.slow = slow  # a started command line or a payload was too slow (slow-loris)
 
 
 class SmtpSession:
@@ -156,13 +162,15 @@ class SmtpSession:
         self._routes: list[Route] = []
         self._stashed: Event | None = None  # an event pulled during SASL, for the main loop
         self._pending = False  # a Decision awaits our answer
+        limits = services.config.limits
+        self._deadline = InputDeadline(limits.command_timeout, limits.min_upload_rate)
 
     async def run(self) -> None:
         self._log(logging.INFO, "connected")
         try:
             await self._serve()
-        except _TimedOut:
-            self._log(logging.INFO, "idle timeout")
+        except _TimedOut as timed_out:
+            self._log(logging.INFO, "command too slow" if timed_out.slow else "idle timeout")
             self._protocol.close(r.timeout(self._hostname))
             await self._flush_quietly()
         except _ConnectionLost as exc:
@@ -196,6 +204,8 @@ class SmtpSession:
             event, self._stashed = self._stashed, None
             return event
         event = self._protocol.next_event()
+        if not isinstance(event, NeedData):
+            self._deadline.reset()  # a command or payload is complete: the next is timed afresh
         if isinstance(event, Decision):
             self._pending = True
         return event
@@ -365,12 +375,16 @@ class SmtpSession:
         self._protocol.send(reply)
 
     async def _read(self) -> bytes:
+        timeout, slow = self._deadline.timeout(self._protocol.input_phase,
+                                               self._settings.timeout)
         try:
-            return await self._conn.read(self._settings.timeout)
+            data = await self._conn.read(timeout)
         except TimeoutError:
-            raise _TimedOut from None
+            raise _TimedOut(slow) from None
         except OSError as exc:
             raise _ConnectionLost(repr(exc)) from exc
+        self._deadline.received(len(data))
+        return data
 
     async def _flush(self) -> None:
         data = self._protocol.data_to_send()
