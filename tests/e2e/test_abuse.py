@@ -2,7 +2,8 @@
 
 At the same time: 500 IMAP sessions doing mixed work (login, select, fetch, store, search), 200
 SMTP clients each delivering a message, slow-loris clients (a byte at a time, never finishing a
-line or a literal), clients that ask for large FETCHes and never read, floods of bad commands on
+line or a literal; disconnected after ``[limits] command_timeout``), clients that ask for large
+FETCHes and never read, floods of bad commands on
 IMAP, SMTP and POP3, and 50 wrong passwords. Throughout, a good IMAP client and a good SMTP
 client time simple commands, and the server's RSS is read from /proc.
 
@@ -35,6 +36,7 @@ IMAP_SESSIONS = 500
 SMTP_CLIENTS = 200
 WRONG_PASSWORDS = 50
 SLOW_LORIS = 20  # per protocol
+COMMAND_TIMEOUT = 5  # [limits] command_timeout: slow-loris clients are cut after this
 NON_READERS = 5
 FLOODERS = 10  # per protocol
 MAX_ERRORS = 5
@@ -51,6 +53,7 @@ max_errors = {MAX_ERRORS}
 imap_idle_timeout = {IDLE_LIMIT}
 smtp_timeout = 60
 pop3_timeout = 60
+command_timeout = {COMMAND_TIMEOUT}
 
 [log]
 level = "warning"
@@ -237,18 +240,38 @@ async def smtp_load_client(port: int, barrier: asyncio.Barrier, number: int) -> 
     writer.close()
 
 
-async def slow_loris(port: int, prefix: bytes, stop: asyncio.Event) -> None:
-    """Send ``prefix`` (a login, say), then a line one byte at a time that never ends."""
-    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def slow_loris(port: int, prefix: bytes, stop: asyncio.Event) -> bytes:
+    """Send ``prefix`` (a login, say), then a line or literal one byte at a time that never
+    ends; return what the server wrote until it closed the connection (command_timeout)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(prefix)
-    payload = b"x" * 100_000
-    for byte in payload:
-        if stop.is_set():
-            break
-        writer.write(bytes([byte]))
-        await writer.drain()
-        await pause(stop, 0.2)
-    writer.close()
+
+    async def trickle() -> None:
+        try:
+            for byte in b"x" * 100_000:
+                if stop.is_set():
+                    break
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await pause(stop, 0.2)
+        except OSError:
+            pass  # closed by the server
+
+    sender = asyncio.create_task(trickle())
+    received = bytearray()
+    try:
+        while not stop.is_set():
+            try:
+                chunk = await reader.read(4096)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += chunk
+    finally:
+        sender.cancel()
+        writer.close()
+    return bytes(received)
 
 
 def server_socket_open(server_port: int, client_port: int) -> bool:
@@ -363,6 +386,8 @@ async def test_server_survives_load_and_abuse(tmp_path: Path) -> None:
             flood_work = [flood(ports[name]) for flood, name in zip(floods, names, strict=True)
                           for _ in range(FLOODERS)]
             results = await asyncio.gather(*work, *flood_work, wrong_passwords(ports["imap"], 10))
+            # Slow-loris clients are disconnected (command_timeout), not kept for ever.
+            loris_tails = await asyncio.gather(*loris)
             throttled = results[-1]
             flood_tails = results[len(work):-1]
             # The right password, from another address, while bob's failures are fresh.
@@ -380,6 +405,10 @@ async def test_server_survives_load_and_abuse(tmp_path: Path) -> None:
     end_rss = rss_bytes(pid)
     assert await asyncio.to_thread(process.terminate) == 0
 
+    for tail in loris_tails[:SLOW_LORIS]:
+        assert tail.endswith(b"* BYE Autologout; command too slow\r\n"), tail[-300:]
+    for tail in loris_tails[SLOW_LORIS:]:
+        assert tail.split(b"\r\n")[-2].startswith(b"421 4.4.2 "), tail[-300:]
     for tail in flood_tails[:FLOODERS]:
         assert b"* BYE too many invalid commands" in tail, tail[-300:]
         assert tail.count(b" BAD ") <= MAX_ERRORS
