@@ -347,7 +347,7 @@ def _view_changes(changes: list[Change], mailbox: int) -> list[ViewChange]:
     for change in changes:
         match change:
             case MessageAdded() if change.mailbox == mailbox:
-                out.append(MessageAppeared(change.uid, change.modseq))
+                out.append(MessageAppeared(change.uid, change.modseq, change.flags))
             case FlagsChanged() if change.mailbox == mailbox:
                 out.append(FlagsUpdated(change.uid, change.modseq, change.flags))
             case MessagesExpunged() if change.mailbox == mailbox:

@@ -22,7 +22,10 @@ end of a command and during IDLE. Pending changes become responses in a fixed or
 2. ``n EXISTS`` (and ``n RECENT`` for IMAP4rev1) when messages arrived. EXISTS counts the
    not-yet-expunged messages too, so the client's numbering never shifts except through an
    EXPUNGE it has seen (RFC 9051 §7.4.1).
-3. ``n FETCH (UID u FLAGS (...))`` for flag changes, once per message, with its latest flags
+3. ``* FLAGS (...)`` and ``* OK [PERMANENTFLAGS (...)]`` when a change brought a keyword the
+   client was not told of (at SELECT or since): RFC 9051 §7.3.5 lets FLAGS go out whenever the
+   set changes, and Dovecot sends both before the FETCH that shows the keyword.
+4. ``n FETCH (UID u FLAGS (...))`` for flag changes, once per message, with its latest flags
    (and MODSEQ when CONDSTORE is on, RFC 7162 §3.1.4).
 
 Duplicates are suppressed by MODSEQ, which the store allocates in commit order: a change at or
@@ -48,7 +51,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from postier.imap.commands import STAR, SequenceSet
-from postier.imap.responses import Atom, Response, Untagged, Value
+from postier.imap.responses import (
+    Atom,
+    PermanentFlagsCode,
+    Response,
+    Status,
+    Untagged,
+    UntaggedStatus,
+    Value,
+)
 from postier.imap.wire import ATOM_CHARS
 from postier.types import SYSTEM_FLAGS, UidSet
 
@@ -80,6 +91,7 @@ class KnownMessage:
 class MessageAppeared:
     uid: int
     modseq: int
+    flags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +124,10 @@ def _is_atom(flag: str) -> bool:
     return bool(body) and all(ord(c) in ATOM_CHARS for c in body)
 
 
+def _is_keyword(flag: str) -> bool:
+    return not flag.startswith("\\") and _is_atom(flag)
+
+
 def flag_atoms(flags: Iterable[str], *, recent: bool = False) -> tuple[Atom, ...]:
     """A flag list for the wire: system flags first, as ``imap/fetch.py`` orders them; keywords
     that are not atoms cannot be written and are left out."""
@@ -125,7 +141,7 @@ def flag_atoms(flags: Iterable[str], *, recent: bool = False) -> tuple[Atom, ...
 class SelectedView:
     def __init__(self, mailbox_id: int, uidvalidity: int, uids: Sequence[int], *,
                  baseline_modseq: int, readonly: bool, recent_from: int | None,
-                 highest_modseq: int = 0) -> None:
+                 highest_modseq: int = 0, keywords: Iterable[str] = ()) -> None:
         self.mailbox_id = mailbox_id
         self.uidvalidity = uidvalidity
         self.readonly = readonly
@@ -144,6 +160,33 @@ class SelectedView:
         self._removed: set[int] = set()  # still numbered here, expunged in the store
         self._flags: dict[int, tuple[int, frozenset[str]]] = {}  # uid → (modseq, flags)
         self._own: dict[int, int] = {}  # uid → MODSEQ of a flag change this session reported
+        # The keywords the client was told of in FLAGS; a new one sends FLAGS again.
+        self._keywords: set[str] = {k for k in keywords if _is_keyword(k)}
+        self._keywords_changed = False
+
+    # -- FLAGS and PERMANENTFLAGS ---------------------------------------------------------
+
+    def flags_responses(self) -> tuple[Response, Response]:
+        """``* FLAGS (...)`` and ``* OK [PERMANENTFLAGS (...)]`` for the known keywords."""
+        flags = flag_atoms(SYSTEM_FLAGS + tuple(self._keywords))
+        permanent = () if self.readonly else (*(a.text for a in flags), "\\*")
+        return (Untagged((Atom("FLAGS"), flags)),
+                UntaggedStatus(Status.OK, "flags permitted", PermanentFlagsCode(permanent)))
+
+    def learn_keywords(self, flags: Iterable[str]) -> None:
+        """Flags seen on a message; a keyword not yet in FLAGS makes the next updates (or
+        :meth:`take_flags_change`) send FLAGS and PERMANENTFLAGS again (RFC 9051 §7.3.5)."""
+        for flag in flags:
+            if flag not in self._keywords and _is_keyword(flag):
+                self._keywords.add(flag)
+                self._keywords_changed = True
+
+    def take_flags_change(self) -> list[Response]:
+        """FLAGS and PERMANENTFLAGS if the keyword set grew since they were last sent."""
+        if not self._keywords_changed:
+            return []
+        self._keywords_changed = False
+        return list(self.flags_responses())
 
     # -- numbering ------------------------------------------------------------------------
 
@@ -247,8 +290,9 @@ class SelectedView:
     def apply(self, changes: Iterable[ViewChange]) -> None:
         for change in changes:
             match change:
-                case MessageAppeared(uid, modseq):
+                case MessageAppeared(uid, modseq, flags):
                     self._note_modseq(modseq)
+                    self.learn_keywords(flags)
                     if self.seq_of(uid) is None and uid not in self._new:
                         if not self._new or uid > self._new[-1]:
                             self._new.append(uid)
@@ -256,6 +300,7 @@ class SelectedView:
                             bisect.insort(self._new, uid)
                 case FlagsUpdated(uid, modseq, flags):
                     self._note_modseq(modseq)
+                    self.learn_keywords(flags)
                     if modseq <= self._baseline or uid in self._removed:
                         continue
                     own = self._own.get(uid)
@@ -298,6 +343,7 @@ class SelectedView:
         self._new = [uid for uid in self._new if uid in present]
         last = max(self.last_uid, self._new[-1] if self._new else 0)
         for message in messages:
+            self.learn_keywords(message.flags)
             if message.uid > last:
                 self._new.append(message.uid)  # the client will FETCH what it needs
             elif message.modseq > self.highest_modseq:
@@ -322,6 +368,7 @@ class SelectedView:
         out: list[Response] = []
         if allow_expunge and self._removed:
             out += self._expunge(self._removed, vanished=vanished)
+        out += self.take_flags_change()  # before the FETCHes that show a new keyword
         if self._new:
             in_order = not self._uids or self._uids[-1] < self._new[0]
             self._uids.extend(self._new)

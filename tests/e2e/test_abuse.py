@@ -3,8 +3,9 @@
 At the same time: 500 IMAP sessions doing mixed work (login, select, fetch, store, search), 200
 SMTP clients each delivering a message, slow-loris clients (a byte at a time, never finishing a
 line or a literal; disconnected after ``[limits] command_timeout``), clients that ask for large
-FETCHes and never read, floods of bad commands on IMAP, SMTP and POP3, and 50 wrong passwords. Throughout, a good IMAP client and a good SMTP
-client time simple commands, and the server's RSS is read from /proc.
+FETCHes and never read, floods of bad commands on IMAP, SMTP and POP3, and 50 wrong passwords.
+Throughout, a good IMAP client and a good SMTP client time simple commands, and the server's RSS is
+read from /proc.
 
 Outcomes: every load session and message succeeds; bad-command floods are cut off after
 ``[limits] max_errors``; non-readers are disconnected once a write has waited the idle limit;

@@ -26,7 +26,7 @@ from postier.imap.handlers.common import load_records, require_writable, select_
 from postier.imap.responses import Atom, ModifiedCode, Status, Tagged, Untagged, Value
 from postier.imap.selected import RECENT, flag_atoms
 from postier.store.interface import MessageState
-from postier.types import ModSeq, UidSet, normalize_flags
+from postier.types import FlagOp, ModSeq, UidSet, normalize_flags
 
 __all__ = ["handle_store"]
 
@@ -58,6 +58,10 @@ async def handle_store(ctx: Context, tag: str, command: Store) -> Tagged:
         reported = await _unchanged_states(
             ctx, [(s, u) for s, u in messages if u not in changed and u not in conflicts])
         reported.update(changed)
+    if command.operation is not FlagOp.REMOVE:
+        view.learn_keywords(flags)
+    # A new keyword: FLAGS and PERMANENTFLAGS before the FETCHes that show it (as Dovecot).
+    await ctx.send(*view.take_flags_change())
     for seq, uid in messages:
         found = reported.get(uid)
         if found is None:

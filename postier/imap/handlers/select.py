@@ -60,7 +60,6 @@ from postier.imap.responses import (
     AString,
     Atom,
     HighestModSeqCode,
-    PermanentFlagsCode,
     Response,
     SimpleCode,
     Status,
@@ -73,7 +72,7 @@ from postier.imap.responses import (
 )
 from postier.imap.selected import SelectedView, flag_atoms, vanished_response
 from postier.store.interface import MessageState
-from postier.types import SEEN, SYSTEM_FLAGS, Mailbox, ModSeq, UidSet
+from postier.types import SEEN, Mailbox, ModSeq, UidSet
 
 __all__ = [
     "handle_close", "handle_examine", "handle_expunge", "handle_select", "handle_uid_expunge",
@@ -122,18 +121,17 @@ async def _open(ctx: Context, tag: str, client_name: str, *, readonly: bool,
     except BaseException:
         subscription.close()
         raise
+    keywords = {flag for s in states for flag in s.flags if not flag.startswith("\\")}
     view = SelectedView(mailbox.id, mailbox.uidvalidity, [s.uid for s in states],
                         baseline_modseq=max((s.modseq for s in states), default=0),
                         readonly=readonly, recent_from=first_recent,
-                        highest_modseq=highest_modseq)
+                        highest_modseq=highest_modseq, keywords=keywords)
     ctx.selection = Selection(mailbox, view, subscription)
     ctx.state = SessionState.SELECTED
 
-    keywords = sorted({flag for s in states for flag in s.flags if not flag.startswith("\\")})
-    flags = flag_atoms(SYSTEM_FLAGS + tuple(keywords))
-    permanent = () if readonly else (*(a.text for a in flags), "\\*")
+    flags_response, permanent_flags = view.flags_responses()
     responses: list[Response] = [
-        Untagged((Atom("FLAGS"), flags)),
+        flags_response,
         Untagged((view.exists, Atom("EXISTS"))),
     ]
     if not ctx.rev2:
@@ -143,7 +141,7 @@ async def _open(ctx: Context, tag: str, client_name: str, *, readonly: bool,
             responses.append(UntaggedStatus(Status.OK, "first unseen",
                                              UnseenCode(first_unseen)))
     responses += [
-        UntaggedStatus(Status.OK, "flags permitted", PermanentFlagsCode(permanent)),
+        permanent_flags,
         UntaggedStatus(Status.OK, "UIDs valid", UidValidityCode(mailbox.uidvalidity)),
         UntaggedStatus(Status.OK, "predicted next UID", UidNextCode(mailbox.uidnext)),
         UntaggedStatus(Status.OK, "highest mod-sequence",

@@ -13,7 +13,11 @@ async def test_store_operations(client: ImapClient, users: Store) -> None:
     await client.ok("ENABLE IMAP4rev2")
     await client.ok("SELECT INBOX")
     lines = await client.ok("STORE 1:2 +FLAGS (\\Seen $Work)")
-    assert lines[:-1] == ["* 1 FETCH (FLAGS (\\Seen $Work))", "* 2 FETCH (FLAGS (\\Seen $Work))"]
+    assert lines[:-1] == [  # a new keyword: FLAGS and PERMANENTFLAGS first (RFC 9051 §7.3.5)
+        "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Work)",
+        "* OK [PERMANENTFLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Work \\*)] "
+        "flags permitted",
+        "* 1 FETCH (FLAGS (\\Seen $Work))", "* 2 FETCH (FLAGS (\\Seen $Work))"]
     lines = await client.ok("STORE 1 -FLAGS ($Work)")
     assert lines[:-1] == ["* 1 FETCH (FLAGS (\\Seen))"]
     lines = await client.ok("STORE 2 FLAGS (\\Flagged)")
@@ -52,3 +56,33 @@ async def test_flag_changes_reach_other_sessions(services: Services, users: Stor
     assert (await b.ok("NOOP"))[:-1] == []
     await a.stop()
     await b.stop()
+
+
+async def test_new_keyword_updates_flags_in_every_selected_session(
+        client: ImapClient, users: Store, services: Services) -> None:
+    await deliver(users)
+    other, _ = await connect(services)
+    await other.login()
+    await other.ok("EXAMINE INBOX")
+    await client.ok("ENABLE IMAP4rev2")
+    await client.ok("SELECT INBOX")
+    assert (await client.ok("STORE 1 +FLAGS.SILENT ($Late)"))[:-1] == [
+        "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Late)",
+        "* OK [PERMANENTFLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Late \\*)] "
+        "flags permitted"]
+    assert (await client.ok("STORE 1 +FLAGS.SILENT ($Late)"))[:-1] == []  # known now
+    # The other session (read-only: no PERMANENTFLAGS) hears FLAGS before the FETCH.
+    assert (await other.ok("NOOP"))[:-1] == [
+        "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Late)",
+        "* OK [PERMANENTFLAGS ()] flags permitted",
+        "* 1 FETCH (UID 1 FLAGS ($Late \\Recent))"]
+    # APPEND with a new keyword: FLAGS before EXISTS.
+    data = b"Subject: k\r\n\r\nk\r\n"
+    client.send(b"k1 APPEND INBOX ($New) {%d+}\r\n%s\r\n" % (len(data), data))
+    lines = await client.until_tagged("k1")
+    assert lines[:3] == [
+        "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Late $New)",
+        "* OK [PERMANENTFLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Late $New \\*)] "
+        "flags permitted",
+        "* 2 EXISTS"]
+    await other.stop()
