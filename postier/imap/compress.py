@@ -9,6 +9,10 @@ decode each response as soon as it arrives. Reads are bounded: one read returns 
 "zip bomb" cannot make the server inflate gigabytes at once; the IMAP machine's own limits
 then apply to the inflated bytes as to any others. The bytes the client sent after the
 COMPRESS command, already compressed, are passed in as ``pending``.
+
+Input that is not valid DEFLATE raises :class:`CorruptStream` (a ConnectionError: no command
+can be read any more); the output side still works, so the session sends a compressed
+``* BYE`` before closing. Later reads return ``b""``.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ import zlib
 
 from postier.net.connection import Connection
 
-__all__ = ["DeflateConnection"]
+__all__ = ["CorruptStream", "DeflateConnection"]
 
 READ_SIZE = 64 * 1024
+
+
+class CorruptStream(ConnectionError):
+    """The client's compressed stream cannot be inflated."""
 
 
 class DeflateConnection:
@@ -44,8 +52,9 @@ class DeflateConnection:
             if self._tail:
                 try:
                     data = self._inflater.decompress(self._tail, READ_SIZE)
-                except zlib.error:
-                    return b""  # corrupt stream: treat as a closed connection
+                except zlib.error as error:
+                    self._tail, self._eof = b"", True  # nothing more is read
+                    raise CorruptStream(f"invalid compressed data: {error}") from None
                 self._tail = self._inflater.unconsumed_tail
                 if data:
                     return data

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from postier.imap import commands as c
+from postier.imap.compress import CorruptStream
 from postier.imap.context import (
     ClientSilent,
     CommandTooSlow,
@@ -188,6 +189,9 @@ class ImapSession:
             await self._say_goodbye(Bye("autologout: no command for too long"))
         except CommandTooSlow:
             await self._say_goodbye(Bye("Autologout; command too slow"))
+        except CorruptStream as corrupt:
+            log.info("imap %s: %s", ctx.conn.peer_ip, corrupt)
+            await self._say_goodbye(Bye("invalid compressed data"))
         except SessionEnded as ended:
             log.info("imap %s: %s", ctx.conn.peer_ip, ended)
         except OSError:

@@ -234,6 +234,15 @@ async def test_compress_deflate(client: ImapClient) -> None:
     assert "* BYE" in await read_until_tagged("a5")
 
 
+async def test_corrupt_compressed_stream_gets_a_compressed_bye(client: ImapClient) -> None:
+    client.send("a1 COMPRESS DEFLATE\r\n")
+    assert await client.line() == "a1 OK DEFLATE active"
+    client.send(b"\xff\xff\xff\xff not deflate at all")  # an invalid block type
+    output = await client.closed()
+    compressed = output.encode("utf-8", "surrogateescape").split(b"a1 OK DEFLATE active\r\n", 1)[1]
+    assert zlib.decompressobj(-15).decompress(compressed) == b"* BYE invalid compressed data\r\n"
+
+
 async def test_compress_is_refused_before_login_and_with_unknown_mechanism(
         services: Services) -> None:
     client, _ = await connect(services)
