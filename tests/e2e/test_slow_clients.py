@@ -18,7 +18,7 @@ import pytest
 from tests.harness import RunningServer, start_server
 
 COMMAND_TIMEOUT = 1
-MIN_RATE = 2000  # octets/s
+MIN_RATE = 1000  # octets/s
 EXTRA = f"""allow_plaintext = true
 
 [limits]
@@ -99,23 +99,28 @@ async def test_imap_slow_literal_is_cut(server: RunningServer) -> None:
 
 async def test_imap_literal_at_the_minimum_rate_may_outlast_command_timeout(
         server: RunningServer) -> None:
-    """3 * MIN_RATE octets at twice the minimum rate: 1.5 s, over the 1 s command_timeout."""
-    body = b"Subject: paced\r\n\r\n" + b"y" * (3 * MIN_RATE - 20) + b"\r\n"
+    """6 * MIN_RATE octets paced by the clock at three times the minimum rate: about 2 s, over
+    the 1 s command_timeout, and the APPEND succeeds."""
+    body = b"Subject: paced\r\n\r\n" + b"y" * (6 * MIN_RATE - 20) + b"\r\n"
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port("imap"))
     assert (await reader.readline()).startswith(b"* OK")
     writer.write(b"l LOGIN alice@example.test alice-password\r\n"
                  b"a APPEND INBOX {%d}\r\n" % len(body))
     assert (await reader.readline()).startswith(b"l OK")
     assert (await reader.readline()).startswith(b"+ ")
-    step = MIN_RATE // 20  # octets per 25 ms: 2 * MIN_RATE per second
-    for start in range(0, len(body), step):
-        writer.write(body[start:start + step])
+    loop = asyncio.get_running_loop()
+    started, sent = loop.time(), 0
+    while sent < len(body):  # send what is due at 3 * MIN_RATE, whatever the sleeps took
+        due = min(len(body), int((loop.time() - started) * 3 * MIN_RATE))
+        writer.write(body[sent:due])
         await writer.drain()
-        await asyncio.sleep(0.025)
+        sent = due
+        await asyncio.sleep(0.02)
     writer.write(b"\r\n")
     async with asyncio.timeout(CLOSE_DEADLINE):
         answer = await reader.readline()
     assert answer.startswith(b"a OK [APPENDUID "), answer
+    assert loop.time() - started > COMMAND_TIMEOUT
     writer.close()
 
 
