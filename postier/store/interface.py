@@ -28,6 +28,7 @@ from postier.types import (
     Domain,
     Flag,
     FlagOp,
+    ListedMessage,
     Mailbox,
     MailboxId,
     MailboxStatus,
@@ -203,6 +204,13 @@ class MailStore(Protocol):
                              changed_since: ModSeq | None = None) -> list[MessageState]: ...
     async def get_messages(self, account: AccountId, mailbox: MailboxId,
                            uids: UidSet | None = None) -> list[MessageRecord]: ...
+    async def list_messages(self, account: AccountId, mailbox: MailboxId,
+                            uids: UidSet | None = None, *,
+                            structure: bool = False) -> list[ListedMessage]:
+        """What ``get_messages`` returns, as ``ListedMessage`` tuples ordered by UID: only the
+        columns a message listing needs, with the structure JSON only when ``structure``
+        (else ""). Raises NotFound for a mailbox that is not the account's."""
+        ...
     async def read_message(self, account: AccountId, record: MessageRecord) -> bytes: ...
     async def read_messages(self, account: AccountId,
                             records: Sequence[MessageRecord]) -> list[bytes | None]:

@@ -52,6 +52,7 @@ from postier.types import (
     Domain,
     Flag,
     FlagOp,
+    ListedMessage,
     Mailbox,
     MailboxId,
     MailboxStatus,
@@ -389,6 +390,12 @@ class SqliteStore:
     async def get_messages(self, account: AccountId, mailbox: MailboxId,
                            uids: UidSet | None = None) -> list[MessageRecord]:
         return await self._db.read(lambda c: messages.get_messages(c, account, mailbox, uids))
+
+    async def list_messages(self, account: AccountId, mailbox: MailboxId,
+                            uids: UidSet | None = None, *,
+                            structure: bool = False) -> list[ListedMessage]:
+        return await self._db.read(
+            lambda c: messages.list_messages(c, account, mailbox, uids, structure))
 
     async def read_message(self, account: AccountId, record: MessageRecord) -> bytes:
         def work(conn: sqlite3.Connection) -> bytes:
