@@ -258,7 +258,7 @@ class SqliteStore:
             tx.conn.execute("UPDATE mailboxes SET first_recent_uid = uidnext WHERE id = ?",
                             (mailbox,))
             return Uid(int(first))
-        return await self._db.write(work)
+        return await self._db.write(work, durable=False)
 
     # Messages ---------------------------------------------------------------------------------
 
@@ -415,7 +415,8 @@ class SqliteStore:
                         flags: frozenset[Flag],
                         unchanged_since: ModSeq | None = None) -> FlagResult:
         return await self._db.write(
-            lambda tx: messages.set_flags(tx, account, mailbox, uids, op, flags, unchanged_since))
+            lambda tx: messages.set_flags(tx, account, mailbox, uids, op, flags, unchanged_since),
+            durable=False)
 
     async def copy(self, account: AccountId, source: MailboxId, uids: UidSet,
                    destination: MailboxId) -> CopyResult:
