@@ -233,6 +233,13 @@ class MessageRecord:
     summary_json: str = field(default="{}", compare=False, repr=False)  # envelope, search fields
 
 
+ListedMessage = tuple[Uid, ModSeq, frozenset[Flag], datetime, int, str, str]
+"""One message as a listing reads it (``MailStore.list_messages``): uid, modseq, flags,
+internal date, size, summary JSON and structure JSON ("" unless asked for). A plain tuple, not
+a record: a mailbox-wide listing reads tens of thousands of them, and building a frozen
+dataclass costs more than reading the row."""
+
+
 @dataclass(frozen=True, slots=True)
 class Quota:
     used_bytes: int

@@ -5,7 +5,10 @@ How this works: every attempt goes through the same three steps.
 1. Wait: sleep the throttle's delay for this IP and typed username *before* looking at the
    credentials, so a guesser pays the delay whether or not the guess is right.
 2. Check: fetch the Credentials from the CredentialsSource (the store) and verify. Argon2 runs
-   in a worker thread so the event loop keeps serving other connections. An unknown user still
+   in a hashing pool of its own, one thread per core (at least two), so the event loop keeps
+   serving other connections; a burst of logins queues there rather than running dozens of
+   memory-hard hashes at once, which would take the cores from the store's threads and the
+   event loop (and slow every login down as much). An unknown user still
    costs one verification against a dummy hash, and a disabled account is verified before it is
    refused, so response times do not tell which accounts exist or are disabled.
 3. Record: a failure bumps the throttle counters and raises AuthFailed with a generic message;
@@ -22,9 +25,12 @@ the protocol sends it with its success reply or as one last challenge, as its RF
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,6 +42,19 @@ from postier.errors import AuthFailed
 from postier.types import Credentials, Principal
 
 _GENERIC_FAILURE = "invalid credentials"
+
+
+@functools.cache
+def _hashing_pool() -> ThreadPoolExecutor:
+    """Shared by every Authenticator of the process: the cores are too."""
+    return ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
+                              thread_name_prefix="postier-hash")
+
+
+async def _in_hashing_pool(function: Callable[[str, str], bool], stored: str,
+                           password: str) -> bool:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_hashing_pool(), function, stored, password)
 
 ReadResponse = Callable[[bytes], Awaitable[bytes]]
 
@@ -139,9 +158,9 @@ class Authenticator:
     async def _check_password(self, username: str, password: str) -> Credentials | None:
         credentials = await self._credentials.get_credentials(username)
         if credentials is None:
-            await asyncio.to_thread(_verify_password, await self._get_dummy_hash(), password)
+            await _in_hashing_pool(_verify_password, await self._get_dummy_hash(), password)
             return None
-        valid = await asyncio.to_thread(_verify_password, credentials.password_hash, password)
+        valid = await _in_hashing_pool(_verify_password, credentials.password_hash, password)
         return credentials if valid and not credentials.disabled else None
 
     async def _usable_credentials(self, username: str) -> Credentials | None:

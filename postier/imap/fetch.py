@@ -60,7 +60,14 @@ from postier.imap.stored_message import StoredMessage, StructureCache, pre_encod
 from postier.imap.wire import ATOM_CHARS
 from postier.mime import Part, decode_body, extract, resolve
 from postier.mime.transfer import IDENTITY_ENCODINGS
-from postier.types import SYSTEM_FLAGS, MessageRecord
+from postier.types import (
+    SYSTEM_FLAGS,
+    BlobId,
+    ListedMessage,
+    MailboxId,
+    MessageId,
+    MessageRecord,
+)
 
 __all__ = ["FetchContext", "FetchError", "LinePlan", "StructureCache", "fetch_response",
            "line_plan", "needs_body", "render_fetch", "sets_seen"]
@@ -325,7 +332,15 @@ def fetch_response(items: Sequence[FetchItem], ctx: FetchContext, *,
 
 # -- listings: one string format per message -----------------------------------------------------
 
-_LineItem = Callable[[MessageRecord, frozenset[str], int, bool], str]
+_LineItem = Callable[[ListedMessage, frozenset[str], int, bool], str]
+
+
+def _stand_in(row: ListedMessage) -> MessageRecord:
+    """A record for the general renderers, for a message whose summary lacks the pre-encoded
+    texts (stored by an older version, or unreadable): they render from its JSON only."""
+    uid, modseq, flags, internal_date, size, summary, structure = row
+    return MessageRecord(MessageId(0), MailboxId(0), uid, modseq, flags, internal_date, size,
+                         BlobId(""), b"", structure_json=structure or "{}", summary_json=summary)
 
 
 @functools.lru_cache(maxsize=512)
@@ -333,43 +348,41 @@ def _flags_text(flags: frozenset[str]) -> str:
     return "(" + " ".join(atom.text for atom in _flag_atoms(flags)) + ")"
 
 
-def _uid_text(record: MessageRecord, flags: frozenset[str], modseq: int, utf8: bool) -> str:
-    return str(record.uid)
+def _uid_text(row: ListedMessage, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+    return str(row[0])
 
 
-def _flags_item(record: MessageRecord, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+def _flags_item(row: ListedMessage, flags: frozenset[str], modseq: int, utf8: bool) -> str:
     return _flags_text(flags)
 
 
-def _date_text(record: MessageRecord, flags: frozenset[str], modseq: int, utf8: bool) -> str:
-    return '"' + format_datetime(record.internal_date) + '"'  # a quoted string: ASCII, no '"'
+def _date_text(row: ListedMessage, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+    return '"' + format_datetime(row[3]) + '"'  # a quoted string: ASCII, no '"'
 
 
-def _size_text(record: MessageRecord, flags: frozenset[str], modseq: int, utf8: bool) -> str:
-    return str(record.size)
+def _size_text(row: ListedMessage, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+    return str(row[4])
 
 
-def _envelope_text(record: MessageRecord, flags: frozenset[str], modseq: int,
-                   utf8: bool) -> str:
-    text = pre_encoded(record.summary_json, "imap_envelope", utf8)
+def _envelope_text(row: ListedMessage, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+    text = pre_encoded(row[5], "imap_envelope", utf8)
     if text is None:
-        text = StoredMessage(record, None).envelope_value(utf8).text
+        text = StoredMessage(_stand_in(row), None).envelope_value(utf8).text
     return text
 
 
-def _structure_text(record: MessageRecord, flags: frozenset[str], modseq: int,
-                    utf8: bool) -> str:
-    text = pre_encoded(record.summary_json, "imap_bodystructure", utf8)
+def _structure_text(row: ListedMessage, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+    text = pre_encoded(row[5], "imap_bodystructure", utf8)
     if text is None:
-        text = StoredMessage(record, None).body_structure_value(True, utf8).text
+        text = StoredMessage(_stand_in(row), None).body_structure_value(True, utf8).text
     return text
 
 
-def _body_text(record: MessageRecord, flags: frozenset[str], modseq: int, utf8: bool) -> str:
-    return StoredMessage(record, None).body_structure_value(False, utf8).text
+def _body_text(row: ListedMessage, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+    return StoredMessage(_stand_in(row), None).body_structure_value(False, utf8).text
 
 
-def _modseq_text(record: MessageRecord, flags: frozenset[str], modseq: int, utf8: bool) -> str:
+def _modseq_text(row: ListedMessage, flags: frozenset[str], modseq: int, utf8: bool) -> str:
     return f"({modseq})"
 
 
@@ -383,23 +396,29 @@ _LINE_ITEMS: dict[FetchItem, _LineItem] = {
     FetchAttribute.BODY: _body_text,
     FetchAttribute.MODSEQ: _modseq_text,
 }
+_NEED_STRUCTURE = frozenset({FetchAttribute.BODYSTRUCTURE, FetchAttribute.BODY})
 
 
 class LinePlan:
-    """The FETCH lines of one command whose items are all metadata (see :func:`line_plan`)."""
+    """The FETCH lines of one command whose items are all metadata (see :func:`line_plan`),
+    written from the store's narrow listing rows (``ListedMessage``)."""
 
-    __slots__ = ("_items", "_template", "_utf8")
+    __slots__ = ("_items", "_template", "_utf8", "needs_structure")
 
-    def __init__(self, names: Sequence[str], items: Sequence[_LineItem], utf8: bool) -> None:
+    def __init__(self, names: Sequence[str], items: Sequence[_LineItem], utf8: bool,
+                 needs_structure: bool) -> None:
         # Item names are atoms without "%"; each value is one %s.
         self._template = "* %d FETCH (" + " ".join(f"{name} %s" for name in names) + ")\r\n"
         self._items = tuple(items)
         self._utf8 = utf8
+        # BODY, and BODYSTRUCTURE of messages stored without its pre-encoded text, are
+        # rendered from the part tree: the listing read must include the structure JSON.
+        self.needs_structure = needs_structure
 
-    def line(self, seq: int, record: MessageRecord, flags: frozenset[str], modseq: int) -> bytes:
+    def line(self, seq: int, row: ListedMessage, flags: frozenset[str], modseq: int) -> bytes:
         """``* seq FETCH (...)`` CRLF, as ``serialize(fetch_response(...))`` would write it."""
         utf8 = self._utf8
-        return (self._template % (seq, *[item(record, flags, modseq, utf8)
+        return (self._template % (seq, *[item(row, flags, modseq, utf8)
                                           for item in self._items])).encode("utf-8")
 
 
@@ -423,4 +442,4 @@ def line_plan(items: Sequence[FetchItem], *, utf8: bool, include_uid: bool = Fal
         if name not in names:
             names.append(name)
             renderers.append(renderer)
-    return LinePlan(names, renderers, utf8)
+    return LinePlan(names, renderers, utf8, any(item in _NEED_STRUCTURE for item in wanted))

@@ -1,10 +1,18 @@
 """The storage API every protocol uses, in domain terms.
 
 How this works: a backend (``store.sqlite`` today, ``store.postgres`` later) implements
-``AccountStore`` and ``MailStore``. Every mutation is atomic and returns only after it is durable;
-the changes it committed are published on the backend's ``ChangeHub`` after commit, in commit
-order, so IMAP sessions, IDLE and webmail tabs learn about them. Signatures speak of accounts,
-mailboxes, UIDs and flags — never IMAP sequence numbers, SMTP replies or SQL.
+``AccountStore`` and ``MailStore``. Every mutation is atomic and returns only after it is durable
+(with one exception, below); the changes it committed are published on the backend's
+``ChangeHub`` after commit, in commit order, so IMAP sessions, IDLE and webmail tabs learn
+about them. Signatures speak of accounts, mailboxes, UIDs and flags — never IMAP sequence
+numbers, SMTP replies or SQL.
+
+Durability before the reply: whatever carries mail (append, deliver, copy, move, expunge,
+remove, the queue) and every account or mailbox change survives a power loss once the call
+returns. Changes that carry no mail — ``set_flags`` (STORE, \\Seen set by FETCH) and
+``claim_recent`` — survive a crash of the process once the call returns, and a power loss
+once any later durable mutation returned; a backend may answer them before its fsync (SQLite
+does, as Dovecot's ``mail_fsync = optimized`` does; PostgreSQL commits them like the rest).
 
 Errors are ``postier.errors`` exceptions: NotFound, AlreadyExists, InvalidArgument, OverQuota,
 Conflict, TryLater.
@@ -28,6 +36,7 @@ from postier.types import (
     Domain,
     Flag,
     FlagOp,
+    ListedMessage,
     Mailbox,
     MailboxId,
     MailboxStatus,
@@ -182,7 +191,8 @@ class MailStore(Protocol):
     async def list_subscriptions(self, account: AccountId) -> list[str]: ...
     async def status(self, account: AccountId, mailbox: MailboxId) -> MailboxStatus: ...
     async def claim_recent(self, account: AccountId, mailbox: MailboxId) -> Uid:
-        """Return the first UID still \\Recent and make every current message non-recent."""
+        """Return the first UID still \\Recent and make every current message non-recent.
+        Not carrying mail, it may be answered before a power loss could no longer undo it."""
         ...
 
     # Messages
@@ -203,6 +213,13 @@ class MailStore(Protocol):
                              changed_since: ModSeq | None = None) -> list[MessageState]: ...
     async def get_messages(self, account: AccountId, mailbox: MailboxId,
                            uids: UidSet | None = None) -> list[MessageRecord]: ...
+    async def list_messages(self, account: AccountId, mailbox: MailboxId,
+                            uids: UidSet | None = None, *,
+                            structure: bool = False) -> list[ListedMessage]:
+        """What ``get_messages`` returns, as ``ListedMessage`` tuples ordered by UID: only the
+        columns a message listing needs, with the structure JSON only when ``structure``
+        (else ""). Raises NotFound for a mailbox that is not the account's."""
+        ...
     async def read_message(self, account: AccountId, record: MessageRecord) -> bytes: ...
     async def read_messages(self, account: AccountId,
                             records: Sequence[MessageRecord]) -> list[bytes | None]:
@@ -212,7 +229,11 @@ class MailStore(Protocol):
         ...
     async def set_flags(self, account: AccountId, mailbox: MailboxId, uids: UidSet, op: FlagOp,
                         flags: frozenset[Flag],
-                        unchanged_since: ModSeq | None = None) -> FlagResult: ...
+                        unchanged_since: ModSeq | None = None) -> FlagResult:
+        """Change flags; on return the change survives a crash of the process, and a power
+        loss once a later durable mutation (one carrying mail) returned. An expunge of
+        \\Deleted messages is durable itself, so it never depends on this."""
+        ...
     async def copy(self, account: AccountId, source: MailboxId, uids: UidSet,
                    destination: MailboxId) -> CopyResult: ...
     async def move(self, account: AccountId, source: MailboxId, uids: UidSet,

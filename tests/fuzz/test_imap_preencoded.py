@@ -110,7 +110,9 @@ def test_listing_lines_are_what_the_general_path_writes(
                         datetime(2024, 2, 29, 23, 5, 9, tzinfo=zone))
     plan = line_plan(items, utf8=utf8, include_uid=include_uid, include_modseq=include_modseq)
     assert plan is not None
-    line = plan.line(12, record, flags, 99)
+    row = (record.uid, record.modseq, record.flags, record.internal_date, record.size,
+           record.summary_json, record.structure_json if plan.needs_structure else "")
+    line = plan.line(12, row, flags, 99)
     general = fetch_response(items, FetchContext(12, record, None, utf8=utf8, rev2=utf8),
                              flags=flags, modseq=99, include_uid=include_uid,
                              include_modseq=include_modseq)

@@ -9,13 +9,16 @@ How this works
 * :func:`load_records` reads the records of many messages in as few store queries as the set
   allows: it asks for runs of consecutive *view positions* as UID spans, so ``1:*`` of a
   10,000-message mailbox is one query however sparse its UIDs are after expunges; a scattered
-  set is read one span per (indexed) query, several concurrently.
+  set is read one span per (indexed) query, several concurrently. :func:`load_listing` does
+  the same with the store's narrow listing read (FETCH of metadata items only).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from postier.imap.commands import SequenceSet
 from postier.imap.context import Context
@@ -23,13 +26,16 @@ from postier.imap.errors import bad, no
 from postier.imap.mailbox_names import InvalidMailboxName
 from postier.imap.responses import SimpleCode
 from postier.imap.selected import SequenceError
-from postier.types import MessageRecord, Uid, UidRange, UidSet
+from postier.types import ListedMessage, MessageRecord, Uid, UidRange, UidSet
 
-__all__ = ["load_records", "mailbox_name", "require_writable", "select_messages", "spans"]
+__all__ = ["load_listing", "load_records", "mailbox_name", "require_writable", "select_messages",
+           "spans"]
 
 _RANGES_PER_QUERY = 400  # two SQL parameters per range, far below SQLite's limit
 _FEW_RANGES = 8  # up to this many ranges, one records query
 _PARALLEL_QUERIES = 32
+
+T = TypeVar("T")
 
 
 def mailbox_name(ctx: Context, name: str) -> str:
@@ -76,27 +82,45 @@ def spans(messages: list[tuple[int, int]]) -> list[UidSet]:
 
 async def load_records(ctx: Context,
                        messages: list[tuple[int, int]]) -> dict[int, MessageRecord]:
-    """uid → record for the messages that still exist in the store.
+    """uid → record for the messages that still exist in the store."""
+    mailbox = ctx.selected.mailbox.id
+
+    async def query(uids: UidSet) -> list[MessageRecord]:
+        return await ctx.store.get_messages(ctx.account, mailbox, uids)
+
+    wanted = {uid for _seq, uid in messages}
+    return {record.uid: record for found in await _read_runs(messages, query)
+            for record in found if record.uid in wanted}
+
+
+async def load_listing(ctx: Context, messages: list[tuple[int, int]], *,
+                       structure: bool = False) -> dict[int, ListedMessage]:
+    """uid → ``ListedMessage`` (``store.list_messages``) for the messages that still exist."""
+    mailbox = ctx.selected.mailbox.id
+
+    async def query(uids: UidSet) -> list[ListedMessage]:
+        return await ctx.store.list_messages(ctx.account, mailbox, uids, structure=structure)
+
+    wanted = {uid for _seq, uid in messages}
+    return {row[0]: row for found in await _read_runs(messages, query)
+            for row in found if row[0] in wanted}
+
+
+async def _read_runs(messages: list[tuple[int, int]],
+                     query: Callable[[UidSet], Awaitable[list[T]]]) -> list[list[T]]:
+    """``query`` over the UID runs of ``messages``, in as few queries as the set allows.
 
     A few ranges go in one query. A scattered set (SEARCH hits, a client's ``1,5,9,...``) is
     read one range per query, several at a time: each such query is an index lookup, while
     one query over hundreds of OR-ed ranges makes SQLite scan the whole mailbox.
     """
     if not messages:
-        return {}
-    wanted = {uid for _seq, uid in messages}
-    mailbox = ctx.selected.mailbox.id
-
-    async def query(ranges: tuple[UidRange, ...]) -> list[MessageRecord]:
-        return await ctx.store.get_messages(ctx.account, mailbox, UidSet(ranges))
-
+        return []
     ranges = _runs(messages)
     if len(ranges) <= _FEW_RANGES:
-        results = [await query(tuple(ranges))]
-    else:
-        results = []
-        for start in range(0, len(ranges), _PARALLEL_QUERIES):
-            group = ranges[start : start + _PARALLEL_QUERIES]
-            results += await asyncio.gather(*(query((r,)) for r in group))
-    return {record.uid: record for found in results for record in found
-            if record.uid in wanted}
+        return [await query(UidSet(tuple(ranges)))]
+    results: list[list[T]] = []
+    for start in range(0, len(ranges), _PARALLEL_QUERIES):
+        group = ranges[start : start + _PARALLEL_QUERIES]
+        results += await asyncio.gather(*(query(UidSet((r,))) for r in group))
+    return results

@@ -8,8 +8,9 @@ per batch (``common.load_records``), then, only when an item needs it, the bodie
 rendered by ``imap/fetch.py`` and written as it goes, so memory stays bounded and a slow
 client slows the FETCH down rather than filling the server (the context flushes with
 back-pressure). A listing of metadata items only (``imap.fetch.LinePlan``: the usual first
-sync) writes each line with one string format, and reads the next batch's records while it
-writes the current one.
+sync) reads the store's narrow rows instead of records (``store.list_messages``: no body
+location, no part tree unless BODY/BODYSTRUCTURE is asked for), writes each line with one
+string format, and reads the next batch's rows while it writes the current one.
 
 Items that set \\Seen (BODY[...] without .PEEK, RFC822, RFC822.TEXT, BINARY[...]) set it for
 the batch in one store call before rendering, and the changed messages get FLAGS in their
@@ -41,12 +42,12 @@ from postier.imap.fetch import (
     needs_body,
     sets_seen,
 )
-from postier.imap.handlers.common import load_records, select_messages
+from postier.imap.handlers.common import load_listing, load_records, select_messages
 from postier.imap.qresync import clip, intersect, missing, uid_ranges
 from postier.imap.responses import SimpleCode, Status, Tagged
 from postier.imap.selected import RECENT, vanished_response
 from postier.store.interface import MessageState
-from postier.types import SEEN, FlagOp, MessageRecord, ModSeq, UidSet
+from postier.types import SEEN, FlagOp, ListedMessage, MessageRecord, ModSeq, UidSet
 
 __all__ = ["BATCH", "handle_fetch"]
 
@@ -115,14 +116,18 @@ async def _list(ctx: Context, command: Fetch, plan: LinePlan,
     """A listing: while one batch is written, the next one's records are read (the reader
     thread runs while the event loop formats lines), at most two batches in memory."""
     missing = False
-    pending = asyncio.ensure_future(load_records(ctx, batches[0])) if batches else None
+    structure = plan.needs_structure
+
+    def read(batch: list[tuple[int, int]]) -> asyncio.Future[dict[int, ListedMessage]]:
+        return asyncio.ensure_future(load_listing(ctx, batch, structure=structure))
+
+    pending = read(batches[0]) if batches else None
     try:
         for index, batch in enumerate(batches):
             assert pending is not None
-            records = await pending
-            pending = (asyncio.ensure_future(load_records(ctx, batches[index + 1]))
-                       if index + 1 < len(batches) else None)
-            missing |= await _list_batch(ctx, command, plan, batch, records)
+            rows = await pending
+            pending = read(batches[index + 1]) if index + 1 < len(batches) else None
+            missing |= await _list_batch(ctx, command, plan, batch, rows)
     finally:
         if pending is not None:  # the client went away mid-listing: drop the read ahead
             pending.cancel()
@@ -130,14 +135,14 @@ async def _list(ctx: Context, command: Fetch, plan: LinePlan,
     return missing
 
 
-def _retrieve(task: asyncio.Future[dict[int, MessageRecord]]) -> None:
+def _retrieve(task: asyncio.Future[dict[int, ListedMessage]]) -> None:
     """Mark an abandoned read's outcome as seen (no "exception was never retrieved")."""
     if not task.cancelled():
         task.exception()
 
 
 async def _list_batch(ctx: Context, command: Fetch, plan: LinePlan,
-                      batch: list[tuple[int, int]], records: dict[int, MessageRecord]) -> bool:
+                      batch: list[tuple[int, int]], rows: dict[int, ListedMessage]) -> bool:
     """``_fetch_batch`` for metadata items only (no \\Seen to set, no body to read): each
     line is written by the plan, and lines leave in writes of about ``FLUSH_SIZE``."""
     view = ctx.selected.view
@@ -148,19 +153,19 @@ async def _list_batch(ctx: Context, command: Fetch, plan: LinePlan,
     lines: list[bytes] = []
     size = 0
     for seq, uid in batch:
-        record = records.get(uid)
-        if record is None:
+        row = rows.get(uid)
+        if row is None:
             missing = True
             continue
-        modseq = record.modseq
+        modseq = row[1]
         if changed_since is not None and modseq <= changed_since:
             continue
-        flags = record.flags
+        flags = row[2]
         if asks_flags:
             view.note_own_flags(uid, modseq)  # the client now knows these flags
         if add_recent and view.is_recent(uid):
             flags = flags | {RECENT}
-        line = plan.line(seq, record, flags, modseq)
+        line = plan.line(seq, row, flags, modseq)
         lines.append(line)
         size += len(line)
         if size >= FLUSH_SIZE:

@@ -16,12 +16,22 @@ from postier.store.postgres import search
 from postier.store.postgres.database import Connection
 from postier.store.postgres.messages import (
     RECORD_COLUMNS,
+    date_from_columns,
     require_mailbox,
     row_to_record,
     uid_clause,
 )
 from postier.store.records import decode_flags
-from postier.types import AccountId, BlobId, MailboxId, MessageRecord, ModSeq, Uid, UidSet
+from postier.types import (
+    AccountId,
+    BlobId,
+    ListedMessage,
+    MailboxId,
+    MessageRecord,
+    ModSeq,
+    Uid,
+    UidSet,
+)
 
 _OWNED = "EXISTS (SELECT 1 FROM mailboxes o WHERE o.id = $1 AND o.account_id = $2)"
 
@@ -50,6 +60,22 @@ async def get_messages(conn: Connection, account: AccountId, mailbox: MailboxId,
     if not rows:
         await require_mailbox(conn, account, mailbox)
     return [row_to_record(r) for r in rows]
+
+
+async def list_messages(conn: Connection, account: AccountId, mailbox: MailboxId,
+                        uids: UidSet | None, structure: bool) -> list[ListedMessage]:
+    params: list[Any] = [mailbox, account]
+    clause = uid_clause(uids, params)
+    tree = "m.structure" if structure else "''"
+    rows = await conn.fetch(
+        "SELECT m.uid, m.modseq, m.system_flags, m.keywords, m.internal_date,"
+        f" m.internal_offset, m.size, m.summary, {tree} FROM messages m"
+        f" WHERE m.mailbox_id = $1 AND {_OWNED}{clause} ORDER BY m.uid", *params)
+    if not rows:
+        await require_mailbox(conn, account, mailbox)
+    return [(Uid(int(uid)), ModSeq(int(modseq)), decode_flags(bits, keywords),
+             date_from_columns(instant, offset), int(size), str(summary), str(tree_json))
+            for uid, modseq, bits, keywords, instant, offset, size, summary, tree_json in rows]
 
 
 async def read_body(conn: Connection, blob: BlobId) -> bytes:

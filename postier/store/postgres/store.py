@@ -55,6 +55,7 @@ from postier.types import (
     Domain,
     Flag,
     FlagOp,
+    ListedMessage,
     Mailbox,
     MailboxId,
     MailboxStatus,
@@ -358,6 +359,12 @@ class PostgresStore:
                            uids: UidSet | None = None) -> list[MessageRecord]:
         return await self._db.read(
             lambda c: reads.get_messages(c, account, mailbox, uids))
+
+    async def list_messages(self, account: AccountId, mailbox: MailboxId,
+                            uids: UidSet | None = None, *,
+                            structure: bool = False) -> list[ListedMessage]:
+        return await self._db.read(
+            lambda c: reads.list_messages(c, account, mailbox, uids, structure))
 
     async def read_message(self, account: AccountId, record: MessageRecord) -> bytes:
         body = await self._db.read(lambda c: reads.read_body(c, record.blob_id))

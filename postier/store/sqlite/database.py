@@ -10,6 +10,11 @@ an acknowledgement never precedes durability and sessions see changes in the ord
 
 Readers use WAL snapshots on their own connections in a small thread pool, so reads never wait for
 the writer. ``synchronous=FULL`` makes each commit durable against power loss, not just crashes.
+The exception is a batch made only of jobs that carry no mail (flag changes, ``durable=False``):
+it commits with ``synchronous=NORMAL``, into the WAL without an fsync, which a crash of the
+process cannot undo and only a power loss can (Dovecot's ``mail_fsync = optimized``). Every
+batch holding mail (append, delivery, copy, move, expunge) is fsync'd before any of its jobs
+is answered, and that fsync also covers every flag change committed before it.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class _Job(Generic[T]):
     work: Callable[[Transaction], T]
     future: asyncio.Future[T]
     loop: asyncio.AbstractEventLoop
+    durable: bool = True
 
 
 def stamp(moment: datetime) -> str:
@@ -78,6 +84,7 @@ class Database:
         self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._writer_conn = connect(path)
         self._writer_conn.execute("PRAGMA journal_mode = WAL")
+        self._synchronous = "FULL"  # the writer connection's setting (see ``write``)
         self._writer = threading.Thread(target=self._write_loop, name="postier-sqlite-writer",
                                         daemon=True)
         self._local = threading.local()
@@ -90,13 +97,18 @@ class Database:
 
     # Writes ---------------------------------------------------------------------------------
 
-    async def write(self, work: Callable[[Transaction], T]) -> T:
-        """Run ``work`` in the writer thread; return its result once it is durably committed."""
+    async def write(self, work: Callable[[Transaction], T], *, durable: bool = True) -> T:
+        """Run ``work`` in the writer thread; return its result once it is durably committed.
+
+        ``durable=False`` (flag changes, which carry no mail): the result comes once the commit
+        is in the WAL, which survives a crash of the process; only a power loss can undo it. A
+        batch made only of such jobs commits without an fsync of its own; the next durable
+        commit's fsync covers it, since the WAL is written in commit order."""
         if self._closed:
             raise RuntimeError("database is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(work, future, loop))
+        self._jobs.put(_Job(work, future, loop, durable))
         return await future
 
     def write_blocking(self, work: Callable[[Transaction], T]) -> T:
@@ -136,6 +148,10 @@ class Database:
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job[Any]]) -> None:
         outcomes: list[tuple[_Job[Any], Transaction, Any, BaseException | None]] = []
+        synchronous = "FULL" if any(job.durable for job in batch) else "NORMAL"
+        if synchronous != self._synchronous:  # set between transactions, never inside one
+            conn.execute(f"PRAGMA synchronous = {synchronous}")
+            self._synchronous = synchronous
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:

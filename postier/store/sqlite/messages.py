@@ -28,6 +28,7 @@ from postier.types import (
     BlobId,
     Flag,
     FlagOp,
+    ListedMessage,
     MailboxId,
     MessageId,
     MessageRecord,
@@ -343,6 +344,21 @@ def get_messages(conn: sqlite3.Connection, account: AccountId, mailbox: MailboxI
     return [row_to_record(r) for r in conn.execute(
         f"SELECT {_RECORD_COLUMNS} FROM messages m JOIN blobs b ON b.id = m.blob_rowid"
         f" WHERE m.mailbox_id = ?{clause} ORDER BY m.uid", [mailbox, *params])]
+
+
+def list_messages(conn: sqlite3.Connection, account: AccountId, mailbox: MailboxId,
+                  uids: UidSet | None, structure: bool) -> list[ListedMessage]:
+    require_mailbox(conn, account, mailbox)
+    clause, params = _uid_clause(uids)
+    tree = "m.structure" if structure else "''"
+    rows = conn.execute(
+        "SELECT m.uid, m.modseq, m.system_flags, m.keywords, m.internal_date, m.size,"
+        f" m.summary, {tree} FROM messages m WHERE m.mailbox_id = ?{clause} ORDER BY m.uid",
+        [mailbox, *params])
+    date = datetime.fromisoformat
+    # The ids and counters are SQLite integers already: no NewType call, no int() per row.
+    return [(uid, modseq, decode_flags(bits, keywords), date(internal), size, summary, tree)
+            for uid, modseq, bits, keywords, internal, size, summary, tree in rows]
 
 
 def read_body(conn: sqlite3.Connection, blobs: FileBlobStore, blob: BlobId) -> bytes:

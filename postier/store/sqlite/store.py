@@ -52,6 +52,7 @@ from postier.types import (
     Domain,
     Flag,
     FlagOp,
+    ListedMessage,
     Mailbox,
     MailboxId,
     MailboxStatus,
@@ -257,7 +258,7 @@ class SqliteStore:
             tx.conn.execute("UPDATE mailboxes SET first_recent_uid = uidnext WHERE id = ?",
                             (mailbox,))
             return Uid(int(first))
-        return await self._db.write(work)
+        return await self._db.write(work, durable=False)
 
     # Messages ---------------------------------------------------------------------------------
 
@@ -390,6 +391,12 @@ class SqliteStore:
                            uids: UidSet | None = None) -> list[MessageRecord]:
         return await self._db.read(lambda c: messages.get_messages(c, account, mailbox, uids))
 
+    async def list_messages(self, account: AccountId, mailbox: MailboxId,
+                            uids: UidSet | None = None, *,
+                            structure: bool = False) -> list[ListedMessage]:
+        return await self._db.read(
+            lambda c: messages.list_messages(c, account, mailbox, uids, structure))
+
     async def read_message(self, account: AccountId, record: MessageRecord) -> bytes:
         def work(conn: sqlite3.Connection) -> bytes:
             body = messages.read_body(conn, self._blobs, record.blob_id)
@@ -408,7 +415,8 @@ class SqliteStore:
                         flags: frozenset[Flag],
                         unchanged_since: ModSeq | None = None) -> FlagResult:
         return await self._db.write(
-            lambda tx: messages.set_flags(tx, account, mailbox, uids, op, flags, unchanged_since))
+            lambda tx: messages.set_flags(tx, account, mailbox, uids, op, flags, unchanged_since),
+            durable=False)
 
     async def copy(self, account: AccountId, source: MailboxId, uids: UidSet,
                    destination: MailboxId) -> CopyResult:
