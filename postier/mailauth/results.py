@@ -22,6 +22,8 @@ __all__ = ["MethodResult", "authentication_results"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`{|}~-]+")
 _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9_.-]{1,253}")
+# A value that is no token but safe inside a quoted-string (base64 text: "/" and "=").
+_QUOTABLE = re.compile(r"[A-Za-z0-9+/=._-]+")
 _COMMENT_UNSAFE = re.compile(r"[^\x20-\x7e]|[()\\]")
 
 MethodResult = tuple[str, str, str, Sequence[tuple[str, str]]]
@@ -32,6 +34,8 @@ MethodResult = tuple[str, str, str, Sequence[tuple[str, str]]]
 def _pvalue(value: str) -> str | None:
     if _TOKEN.fullmatch(value) or _ADDRESS.fullmatch(value):
         return value
+    if _QUOTABLE.fullmatch(value):  # e.g. a header.b prefix with "/" (RFC 2045 tspecial)
+        return f'"{value}"'
     return None
 
 
