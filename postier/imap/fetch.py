@@ -284,6 +284,21 @@ def _item(message: StoredMessage, ctx: FetchContext, item: FetchItem, flags: fro
     return _attribute(message, ctx, item, flags, modseq)
 
 
+def _wanted(items: Sequence[FetchItem], *, include_uid: bool, include_flags: bool,
+            include_modseq: bool) -> list[FetchItem]:
+    """The items in answer order: UID first, then those asked for, then FLAGS and MODSEQ,
+    each added only when asked to and not already there."""
+    wanted: list[FetchItem] = []
+    if include_uid and FetchAttribute.UID not in items:
+        wanted.append(FetchAttribute.UID)
+    wanted.extend(items)
+    if include_flags and FetchAttribute.FLAGS not in items:
+        wanted.append(FetchAttribute.FLAGS)
+    if include_modseq and FetchAttribute.MODSEQ not in items:
+        wanted.append(FetchAttribute.MODSEQ)
+    return wanted
+
+
 def render_fetch(items: Sequence[FetchItem], ctx: FetchContext, *,
                  flags: frozenset[str] | None = None, modseq: int | None = None,
                  include_uid: bool = False, include_modseq: bool = False,
@@ -300,14 +315,8 @@ def render_fetch(items: Sequence[FetchItem], ctx: FetchContext, *,
     current_flags = record.flags if flags is None else flags
     current_modseq = record.modseq if modseq is None else modseq
     message = StoredMessage(record, ctx.body, cache)
-    wanted: list[FetchItem] = []
-    if include_uid and FetchAttribute.UID not in items:
-        wanted.append(FetchAttribute.UID)
-    wanted.extend(items)
-    if include_flags and FetchAttribute.FLAGS not in items:
-        wanted.append(FetchAttribute.FLAGS)
-    if include_modseq and FetchAttribute.MODSEQ not in items:
-        wanted.append(FetchAttribute.MODSEQ)
+    wanted = _wanted(items, include_uid=include_uid, include_flags=include_flags,
+                     include_modseq=include_modseq)
     out: list[Value] = []
     seen: set[str] = set()
     for item in wanted:
@@ -426,12 +435,8 @@ def line_plan(items: Sequence[FetchItem], *, utf8: bool, include_uid: bool = Fal
               include_modseq: bool = False) -> LinePlan | None:
     """A :class:`LinePlan` for ``items`` (with ``render_fetch``'s ``include_*`` meaning), or
     None when an item needs the general path (message bytes, PREVIEW, object ids, ...)."""
-    wanted: list[FetchItem] = []
-    if include_uid and FetchAttribute.UID not in items:
-        wanted.append(FetchAttribute.UID)
-    wanted.extend(items)
-    if include_modseq and FetchAttribute.MODSEQ not in items:
-        wanted.append(FetchAttribute.MODSEQ)
+    wanted = _wanted(items, include_uid=include_uid, include_flags=False,
+                     include_modseq=include_modseq)
     names: list[str] = []
     renderers: list[_LineItem] = []
     for item in wanted:
